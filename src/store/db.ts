@@ -1,0 +1,19 @@
+import type { Db as IDatabase } from 'pg-boss';
+
+/**
+ * Port: the one database chronops keeps everything in (its own tables and pg-boss's queues), in the style of
+ * pg-boss's injected `executeSql`. Two adapters: PGlite in the process (embedded default) and a PostgreSQL
+ * server (`DATABASE_URL`). The SQL is PostgreSQL's in both.
+ */
+export interface Db {
+  readonly kind: 'pglite' | 'postgres';
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs `fn` in one transaction; `tx.bossDb` lets pg-boss enqueue inside it. */
+  transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DbTx {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  readonly bossDb: IDatabase;
+}

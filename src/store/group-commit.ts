@@ -1,0 +1,88 @@
+/**
+ * Group commit: writes submitted while one is in flight are gathered and written together by the next flush.
+ * A lone write goes out at once (no timer, no added latency); under load, many writes share one statement.
+ * If a flush fails, every write in it fails with the same error.
+ *
+ * `gather: 'io'` starts each flush only after the I/O callbacks already due have run (setImmediate). Webhook
+ * ingest needs it on the embedded database: PGlite answers without giving the event loop a turn, so a flush
+ * started at once would hold one request while the others wait unread, and batches would stay at one.
+ *
+ * `concurrency` lets that many flushes be in flight at once (default 1). On a PostgreSQL server a flush waits
+ * mostly for the commit's disk flush; with two or more in flight, the next batch is written meanwhile.
+ */
+export class GroupCommit<T, R> {
+  private readonly write: (items: T[]) => Promise<R[]>;
+  private readonly maxBatch: number;
+  private readonly gatherIo: boolean;
+  private readonly concurrency: number;
+  private queue: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
+  private inFlight = 0;
+  private gathering = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    write: (items: T[]) => Promise<R[]>,
+    options: { maxBatch?: number; gather?: 'now' | 'io'; concurrency?: number } = {},
+  ) {
+    this.write = write;
+    this.maxBatch = options.maxBatch ?? 200;
+    this.gatherIo = options.gather === 'io';
+    this.concurrency = Math.max(1, options.concurrency ?? 1);
+  }
+
+  /** Resolves once nothing is queued or being written (at once when idle). */
+  idle(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  submit(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.next();
+    });
+  }
+
+  /** Starts a flush if one may start (after the pending I/O callbacks when gathering over I/O). */
+  private next(): void {
+    if (this.gathering || this.inFlight >= this.concurrency || this.queue.length === 0) return;
+    if (!this.gatherIo) {
+      this.flush();
+      return;
+    }
+    this.gathering = true;
+    setImmediate(() => {
+      this.gathering = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.inFlight >= this.concurrency || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.inFlight++;
+    let written: Promise<R[]>;
+    try {
+      written = this.write(batch.map((b) => b.item));
+    } catch (error) {
+      written = Promise.reject(error);
+    }
+    written
+      .then(
+        (results) => {
+          for (const [i, b] of batch.entries()) b.resolve(results[i]!);
+        },
+        (error) => {
+          for (const b of batch) b.reject(error);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.next();
+        if (this.queue.length === 0 && this.inFlight === 0 && this.idleWaiters.length > 0) {
+          for (const resolve of this.idleWaiters.splice(0)) resolve();
+        }
+      });
+    this.next();
+  }
+}

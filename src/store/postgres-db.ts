@@ -1,0 +1,48 @@
+import pg from 'pg';
+import type { Db, DbTx } from './db.ts';
+
+// timestamptz and int8 as JavaScript values, the same as PGlite gives them.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+/** Server adapter: a pool on a PostgreSQL server (`DATABASE_URL`); any number of chronops processes share it. */
+export class PostgresDb implements Db {
+  readonly kind = 'postgres' as const;
+  readonly pool: pg.Pool;
+  readonly connectionString: string;
+
+  constructor(connectionString: string, options: { max?: number } = {}) {
+    this.connectionString = connectionString;
+    this.pool = new pg.Pool({ connectionString, max: options.max ?? 10, application_name: 'chronops' });
+    // An idle client that loses its connection must not crash the process; the next query reconnects.
+    this.pool.on('error', () => {});
+  }
+
+  async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    const result = await this.pool.query(sql, params as unknown[]);
+    return result.rows as T[];
+  }
+
+  async transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const tx: DbTx = {
+        query: async <R>(sql: string, params: readonly unknown[] = []) =>
+          (await client.query(sql, params as unknown[])).rows as R[],
+        bossDb: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) },
+      };
+      const result = await fn(tx);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
