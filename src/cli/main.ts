@@ -1,0 +1,18 @@
+import { Command, Option } from 'commander';
+import { serveCommand } from './serve.ts';
+import { windowsCommand } from './windows.ts';
+
+const program = new Command();
+program
+  .name('chronops')
+  .description(
+    'Schedule capacity on AWS: windows of ECS tasks and Aurora readers, planned and carried out on time.',
+  )
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+
+program.addCommand(serveCommand());
+program.addCommand(windowsCommand());
+program.addOption(new Option('--no-color', 'plain output').hideHelp());
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,56 @@
+import { Command } from 'commander';
+import { loadConfig, resolveConfigPath } from '../config/config.ts';
+import { ChronopsError } from '../domain/errors.ts';
+import { startChronops } from '../hosts/server.ts';
+import { createLogger } from '../obs/logger.ts';
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('run chronops: HTTP API, scheduler and workers in one process')
+    .option('-c, --config <path>', 'config file (YAML or JSON); default $CHRONOPS_CONFIG')
+    .action(async (options: { config?: string }) => {
+      let config: ReturnType<typeof loadConfig>;
+      try {
+        config = loadConfig(resolveConfigPath(options.config, process.env), process.env);
+      } catch (error) {
+        console.error(`chronops: ${(error as Error).message}`);
+        process.exit(2);
+      }
+      const logger = createLogger({ secrets: config.secrets });
+      const where = config.database.url
+        ? 'PostgreSQL (DATABASE_URL)'
+        : `embedded database in ${config.database.dataDir}`;
+      logger.info(
+        `starting chronops: ${where}${config.dryRun ? ', dry-run (AWS calls are recorded, not sent)' : ''}`,
+      );
+      try {
+        const chronops = await startChronops(config, { logger });
+        logger.info(
+          { url: chronops.url, resources: Object.keys(config.resources), timezone: config.timezone },
+          `chronops listening on ${chronops.url}`,
+        );
+        let stopping = false;
+        const stop = (signal: string) => {
+          if (stopping) return;
+          stopping = true;
+          logger.info(`${signal}: stopping`);
+          chronops
+            .close()
+            .then(() => process.exit(0))
+            .catch((error) => {
+              logger.error({ err: error }, 'stop failed');
+              process.exit(1);
+            });
+        };
+        process.on('SIGINT', () => stop('SIGINT'));
+        process.on('SIGTERM', () => stop('SIGTERM'));
+      } catch (error) {
+        if (error instanceof ChronopsError) {
+          logger.error(`cannot start: ${error.message}`);
+        } else {
+          logger.error({ err: error }, 'cannot start');
+        }
+        process.exit(1);
+      }
+    });
+}

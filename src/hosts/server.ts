@@ -1,0 +1,280 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
+import { type ServerType, serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { PgBoss } from 'pg-boss';
+import { AuroraReplicaAction } from '../actions/aurora-replicas.ts';
+import { AwsGateway } from '../actions/aws/gateway.ts';
+import { AwsSimulator } from '../actions/aws/simulator.ts';
+import { EcsCapacityAction } from '../actions/ecs-capacity.ts';
+import { createApi } from '../api/app.ts';
+import type { ChatTransport } from '../chat/port.ts';
+import { type Chat, createChat } from '../chat/wiring.ts';
+import type { Config } from '../config/config.ts';
+import { ConfigError } from '../domain/errors.ts';
+import { EventBus } from '../obs/events.ts';
+import { createLogger, type Logger } from '../obs/logger.ts';
+import { Metrics } from '../obs/metrics.ts';
+import { startBoss } from '../schedule/boss.ts';
+import { CapacityService } from '../schedule/capacity-service.ts';
+import { Engine } from '../schedule/engine.ts';
+import type { Db } from '../store/db.ts';
+import { migrate } from '../store/migrations.ts';
+import { PgliteDb } from '../store/pglite-db.ts';
+import { PostgresDb } from '../store/postgres-db.ts';
+import { Store } from '../store/store.ts';
+import { ConsoleChat } from '../web/console.ts';
+import { LiveFeed } from '../web/live.ts';
+import { createWeb } from '../web/routes.ts';
+
+export interface ChronopsOptions {
+  logger?: Logger;
+  /** Schema of chronops' tables (pg-boss uses `<schema>_boss`). Tests use a fresh one each. */
+  schema?: string;
+  /** Listen for HTTP (default true). Port 0 picks a free one. */
+  listen?: boolean;
+  /** Use this database instead of the one the config names (tests: an in-memory PGlite). */
+  db?: Db;
+  /** Replace the AWS gateway (tests). */
+  gateway?: AwsGateway;
+  /** Engine tuning for tests. */
+  pollMs?: number;
+  /** Replace the Slack Web API client (tests). */
+  slackTransport?: ChatTransport;
+  /** Handle stored Slack deliveries in this process (default true; false: ingest only). */
+  slackWorker?: boolean;
+}
+
+/** A running chronops: the HTTP app, the engine and everything they stand on. */
+export interface Chronops {
+  app: Hono;
+  url: string;
+  config: Config;
+  db: Db;
+  store: Store;
+  boss: PgBoss;
+  engine: Engine;
+  service: CapacityService;
+  events: EventBus;
+  metrics: Metrics;
+  logger: Logger;
+  node: string;
+  /** The chat command handler (for every door) and, when Slack is on, its gateway and workers. */
+  chat: Chat;
+  close(): Promise<void>;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** The composition root of `chronops serve`: one process with the API, the scheduler and the workers. */
+export async function startChronops(config: Config, options: ChronopsOptions = {}): Promise<Chronops> {
+  const logger = options.logger ?? createLogger({ secrets: config.secrets });
+  const token = process.env.CHRONOPS_TOKEN || undefined;
+  if (!isLoopback(config.server.host) && !token) {
+    throw new ConfigError([
+      {
+        field: 'server.host',
+        message: `${config.server.host} is not a loopback address; set CHRONOPS_TOKEN so that the API is not open to the network`,
+      },
+    ]);
+  }
+  const schema = options.schema ?? process.env.CHRONOPS_SCHEMA ?? 'chronops';
+  const node = `${hostname()}:${process.pid}`;
+  const db =
+    options.db ??
+    (config.database.url
+      ? new PostgresDb(config.database.url)
+      : await PgliteDb.open(config.database.dataDir));
+  const cleanups: Array<() => Promise<void>> = [];
+  try {
+    await migrate(db, schema);
+    const store = new Store(db, schema);
+    const boss = await startBoss(db, schema);
+    cleanups.push(() => boss.stop({ graceful: true, timeout: 5000 }));
+    boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
+    const events = new EventBus();
+    const metrics = new Metrics({ defaultMetrics: true });
+    const gateway =
+      options.gateway ??
+      new AwsGateway({
+        dryRun: config.dryRun,
+        simulator: config.aws.simulate ? new AwsSimulator(config.aws.simulate) : undefined,
+        sink: {
+          record: async (call, executionId) => {
+            metrics.cloudCalls.inc({
+              service: call.service,
+              command: call.command,
+              outcome: call.dryRun ? 'dry-run' : call.ok ? 'ok' : 'error',
+            });
+            await engine.recordCloudCall(call, executionId);
+          },
+        },
+      });
+    const engine = new Engine({
+      store,
+      boss,
+      node,
+      resources: config.resources,
+      actions: {
+        ecs: new EcsCapacityAction({ gateway, baselines: store.baselines }),
+        aurora: new AuroraReplicaAction({ gateway }),
+      },
+      events,
+      metrics,
+      logger,
+      dryRun: config.dryRun,
+      graceMs: config.graceMinutes * 60_000,
+      readers: config.replicas,
+      pollMs: options.pollMs,
+      // PGlite is one connection in this thread: more workers only queue behind each other.
+      workers: db.kind === 'postgres' ? 4 : 1,
+    });
+    const service = new CapacityService({
+      store,
+      config,
+      events,
+      metrics,
+      onScheduleChanged: (due) => (due ? engine.noteDue(due) : engine.wake()),
+    });
+    const app = createApi({
+      service,
+      store,
+      metrics,
+      logger,
+      token,
+      health: async () => {
+        try {
+          await db.query('SELECT 1');
+          return { ok: true, node, database: db.kind, dryRun: config.dryRun, timezone: config.timezone };
+        } catch (error) {
+          return { ok: false, node, database: db.kind, error: (error as Error).message };
+        }
+      },
+    });
+    // The page at / with its live stream; on PostgreSQL the servers relay their events to each other's pages.
+    const feed = new LiveFeed({ events, node });
+    if (db instanceof PostgresDb) {
+      await feed.connectRelay({ connectionString: db.connectionString, schema, logger });
+    }
+    cleanups.unshift(() => feed.close());
+    // Chat: the command handler for every door; with Slack on, /slack/* and the workers behind it.
+    const chat = createChat({
+      config,
+      db,
+      schema,
+      store,
+      service,
+      events,
+      metrics,
+      logger,
+      node,
+      ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+      ...(options.slackTransport ? { slackTransport: options.slackTransport } : {}),
+      ...(options.slackWorker === undefined ? {} : { slackWorker: options.slackWorker }),
+    });
+    if (chat.routes) app.route('/', chat.routes);
+    chat.start();
+    cleanups.unshift(() => chat.stop());
+    // The web console: the same command handler, as the user `console`, its progress on the page's stream.
+    const consoleChat = new ConsoleChat({
+      handler: chat.handler,
+      feed,
+      events,
+      config,
+      getWindow: (id) => service.get(id),
+      logger,
+    });
+    consoleChat.start();
+    cleanups.unshift(() => consoleChat.stop());
+    app.route('/', createWeb({ store, config, feed, token, console: consoleChat }));
+    await engine.start();
+    cleanups.unshift(() => engine.stop());
+    let url = '';
+    if (options.listen !== false) {
+      const server = await listen(app, config.server.host, config.server.port, chat.nodeHandler);
+      cleanups.unshift(
+        () => feed.close(),
+        () => closeServer(server),
+      );
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : config.server.port;
+      url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+    }
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      url,
+      config,
+      db,
+      store,
+      boss,
+      engine,
+      service,
+      events,
+      metrics,
+      logger,
+      node,
+      chat,
+      close: () => {
+        closing ??= (async () => {
+          for (const cleanup of cleanups)
+            await cleanup().catch((error) => logger.warn({ err: error }, 'shutdown step failed'));
+          if (!options.db) await db.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    for (const cleanup of cleanups) await cleanup().catch(() => {});
+    if (!options.db) await db.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** Stops accepting and closes idle keep-alive connections; whatever is still open after a second is cut. */
+function closeServer(server: ServerType): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    if ('closeIdleConnections' in server) server.closeIdleConnections();
+    const force = setTimeout(() => {
+      if ('closeAllConnections' in server) server.closeAllConnections();
+    }, 1000);
+    force.unref();
+  });
+}
+
+/**
+ * The HTTP server: the Hono app, with `front` (the Slack request URLs, served from node:http directly) before
+ * it; `front` returns false for requests it does not take.
+ */
+function listen(
+  app: Hono,
+  hostname: string,
+  port: number,
+  front?: (req: IncomingMessage, res: ServerResponse) => boolean,
+): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve(
+      {
+        fetch: app.fetch,
+        hostname,
+        port,
+        ...(front
+          ? {
+              createServer: ((
+                options: object,
+                listener: (req: IncomingMessage, res: ServerResponse) => void,
+              ) =>
+                createServer(options, (req, res) => {
+                  if (!front(req, res)) listener(req, res);
+                })) as typeof createServer,
+            }
+          : {}),
+      },
+      () => resolve(server),
+    );
+    server.once('error', reject);
+  });
+}
