@@ -264,10 +264,14 @@ export class Store {
         `UPDATE ${this.s}.transitions SET status = 'cancelled', finished_at = now() WHERE window_id = $1 AND status = 'pending'`,
         [id],
       );
-      // Resources where a start of this window has fired: they may hold capacity for it now.
+      // Resources that may hold capacity for this window now: where its start has fired, and where its hold
+      // has begun even if its start is still waiting to be claimed (a converge of the resource for another
+      // window reads every hold that has begun, so it may already have applied this one).
       const started = await tx.query<{ resource: string }>(
-        `SELECT DISTINCT resource FROM ${this.s}.transitions
-         WHERE window_id = $1 AND kind = 'start' AND status IN ('fired', 'done', 'failed')`,
+        `SELECT resource FROM ${this.s}.transitions
+         WHERE window_id = $1 AND kind = 'start' AND status IN ('fired', 'done', 'failed')
+         UNION
+         SELECT resource FROM ${this.s}.holds WHERE window_id = $1 AND starts_at <= now()`,
         [id],
       );
       const created: Transition[] = [];
