@@ -139,7 +139,7 @@ export class InboxWorker {
 
   /** Deliveries chronops does not act on are closed together; the others are handled a few at a time. */
   private async processAll(rows: InboxRow[]): Promise<void> {
-    const ignored: number[] = [];
+    const ignored: string[] = [];
     const work: InboxRow[] = [];
     for (const row of rows) {
       let decoded: ReturnType<typeof decodeDelivery> | undefined;
@@ -148,7 +148,7 @@ export class InboxWorker {
       } catch {
         // Unreadable: handled (and failed) one by one below.
       }
-      if (decoded && !decoded.ok) ignored.push(row.id);
+      if (decoded && !decoded.ok) ignored.push(row.key);
       else work.push(row);
     }
     if (ignored.length > 0) {
@@ -215,12 +215,12 @@ export class InboxWorker {
         { key: row.key, err: message, attempts: row.attempts, delay },
         'chat inbox: will retry',
       );
-      await this.o.store.failInbox(row.id, message, delay);
+      await this.o.store.failInbox(row.key, message, delay);
       setTimeout(() => this.signal.notify(), delay + 5).unref();
       return;
     }
     this.o.logger.error({ key: row.key, err: error, attempts: row.attempts }, 'chat inbox: giving up');
-    await this.o.store.failInbox(row.id, message, null);
+    await this.o.store.failInbox(row.key, message, null);
     if (delivery) {
       const sorry = textReply(
         `:x: Sorry, chronops could not handle this (${message.slice(0, 200)}). The details are in its log.`,

@@ -108,11 +108,11 @@ export class ChatStore {
       `UPDATE ${this.s}.chat_inbox i
        SET status = 'processing', attempts = i.attempts + 1, locked_by = $1,
            locked_until = clock_timestamp() + $2 * interval '1 millisecond'
-       FROM (SELECT id FROM ${this.s}.chat_inbox
+       FROM (SELECT key FROM ${this.s}.chat_inbox
              WHERE (status = 'pending' AND next_at <= clock_timestamp())
                 OR (status = 'processing' AND locked_until < clock_timestamp())
              ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) c
-       WHERE i.id = c.id
+       WHERE i.key = c.key
        RETURNING i.id, i.key, i.platform, i.kind, i.body, i.retry_num, i.attempts, i.received_at, i.status, i.error`,
       [node, leaseMs, limit],
     );
@@ -125,7 +125,7 @@ export class ChatStore {
    * behind them: the release reads the inserted answers first (the sub-selects in its WHERE), so its sequence
    * numbers come after theirs.
    */
-  async finishInbox(row: Pick<InboxRow, 'id' | 'key'>, answers: OutboxMessage[]): Promise<void> {
+  async finishInbox(row: Pick<InboxRow, 'key'>, answers: OutboxMessage[]): Promise<void> {
     await this.db.query(
       `WITH ins AS (
          INSERT INTO ${this.s}.chat_outbox (key, platform, op, role, channel, thread_ts, target_ts, window_id,
@@ -141,24 +141,24 @@ export class ChatStore {
        done AS (
          UPDATE ${this.s}.chat_inbox SET status = 'done', finished_at = clock_timestamp(), locked_by = NULL,
            locked_until = NULL, error = NULL
-         WHERE id = $3
+         WHERE key = $2
          RETURNING id)
        UPDATE ${this.s}.chat_outbox SET status = 'pending',
          seq = nextval(pg_get_serial_sequence('${this.s}.chat_outbox', 'seq'))
        WHERE after_key = $2 AND status = 'held'
          AND (SELECT count(*) FROM ins) >= 0 AND (SELECT count(*) FROM done) >= 0`,
-      [outboxJson(answers), row.key, row.id],
+      [outboxJson(answers), row.key],
     );
   }
 
   /** Marks webhooks that needed no handling (events chronops does not act on) done, in one statement. */
-  async finishIgnored(ids: number[]): Promise<void> {
-    if (ids.length === 0) return;
+  async finishIgnored(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
     await this.db.query(
       `UPDATE ${this.s}.chat_inbox SET status = 'done', finished_at = clock_timestamp(), locked_by = NULL,
          locked_until = NULL, error = NULL
-       WHERE id = ANY($1::bigint[])`,
-      [ids],
+       WHERE key = ANY($1::text[])`,
+      [keys],
     );
   }
 
@@ -178,15 +178,15 @@ export class ChatStore {
   }
 
   /** A webhook could not be handled: try again after `retryInMs`, or give up (null). */
-  async failInbox(id: number, error: string, retryInMs: number | null): Promise<void> {
+  async failInbox(key: string, error: string, retryInMs: number | null): Promise<void> {
     await this.db.query(
       `UPDATE ${this.s}.chat_inbox
        SET status = CASE WHEN $3::bigint IS NULL THEN 'failed' ELSE 'pending' END,
            next_at = clock_timestamp() + coalesce($3::bigint, 0) * interval '1 millisecond',
            finished_at = CASE WHEN $3::bigint IS NULL THEN clock_timestamp() END,
            locked_by = NULL, locked_until = NULL, error = $2
-       WHERE id = $1`,
-      [id, error, retryInMs],
+       WHERE key = $1`,
+      [key, error, retryInMs],
     );
   }
 

@@ -98,8 +98,8 @@ const migrations: Array<(s: string) => string> = [
   // created from chat carries its event's key in its origin: one window per event, whatever the redeliveries.
   (s) => `
     CREATE TABLE ${s}.chat_inbox (
-      id bigserial PRIMARY KEY,
-      key text NOT NULL UNIQUE,
+      key text PRIMARY KEY,
+      id bigserial NOT NULL,
       platform text NOT NULL,
       kind text NOT NULL,
       body text NOT NULL,

@@ -9,7 +9,7 @@ const PATHS = new Set<string>(SLACK_PATHS);
  * The Slack request URLs served straight from node:http, in front of the Hono app of `chronops serve`. The same
  * SlackIngest as the Hono routes (which Lambda and `app.request()` use); only the adapter differs. Why: a webhook
  * storm is the load this path exists for, and building a web Request and Response for each delivery cost about a
- * fifth of the gateway's time (see docs/benchmarks-ingest.md). Returns false for any other request.
+ * fifth of the gateway's time (see docs/benchmarks.md). Returns false for any other request.
  */
 export function slackNodeHandler(
   ingest: SlackIngest,
