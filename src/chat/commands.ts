@@ -20,7 +20,15 @@ import {
 } from './grammar.ts';
 import type { GuardedCommand, PermissionPolicy } from './permissions.ts';
 import type { ChatEvent, Reply } from './port.ts';
-import { type ChatOrigin, listReply, type OriginProduct, planReply, textReply, who } from './render.ts';
+import {
+  type ChatOrigin,
+  escapeMrkdwn,
+  listReply,
+  type OriginProduct,
+  planReply,
+  textReply,
+  who,
+} from './render.ts';
 import { type Product, ProductNotFoundError, parseProductThread } from './thread-parser.ts';
 
 export interface CommandHandlerOptions {
@@ -105,7 +113,7 @@ export class CommandHandler {
 
     if (!parsed.ok) {
       await audit('invalid', { error: parsed.error });
-      return [textReply(`:warning: ${parsed.error}`, parsed.usage)];
+      return [textReply(`:warning: ${escapeMrkdwn(parsed.error)}`, parsed.usage)];
     }
     const command = parsed.command;
     try {
@@ -138,7 +146,7 @@ export class CommandHandler {
   private async run(command: Command, event: ChatEvent): Promise<{ replies: Reply[]; target?: string }> {
     switch (command.name) {
       case 'help':
-        return { replies: [textReply(usage(command.topic))] };
+        return { replies: [textReply(escapeMrkdwn(usage(command.topic)))] };
       case 'list': {
         const windows = await this.o.service.list(['scheduled', 'active'], 50);
         return { replies: [listReply(windows, this.o.config)] };
@@ -198,7 +206,7 @@ export class CommandHandler {
       created = await this.o.service.create(request, this.actor(event), this.origin(event, product));
     } catch (error) {
       if (error instanceof ValidationError) {
-        const issues = error.issues.map((i) => `• ${i.field}: ${i.message}`).join('\n');
+        const issues = error.issues.map((i) => `• ${i.field}: ${escapeMrkdwn(i.message)}`).join('\n');
         throw new Answer('invalid', textReply(`:warning: I can't plan that:\n${issues}`, usage(topic)));
       }
       // The unique index on the event key: another worker made it meanwhile.
@@ -233,7 +241,7 @@ export class CommandHandler {
         if (!(error instanceof ValidationError)) throw error;
         throw new Answer(
           'invalid',
-          textReply(`:warning: I can't read the thread's message: ${error.message}`),
+          textReply(`:warning: I can't read the thread's message: ${escapeMrkdwn(error.message)}`),
         );
       }
       const found = parsed.products.find((p) => p.number === command.product);
@@ -241,7 +249,7 @@ export class CommandHandler {
         throw new Answer(
           'not_found',
           textReply(
-            `:warning: ${new ProductNotFoundError(command.product, parsed).message}`,
+            `:warning: ${escapeMrkdwn(new ProductNotFoundError(command.product, parsed).message)}`,
             usage('create'),
           ),
         );
@@ -276,7 +284,7 @@ export class CommandHandler {
           at = parseLocalDateTime(atText, zone, { field: '--time' });
         } catch (error) {
           if (!(error instanceof ValidationError)) throw error;
-          throw new Answer('invalid', textReply(`:warning: ${error.message}`, usage('create')));
+          throw new Answer('invalid', textReply(`:warning: ${escapeMrkdwn(error.message)}`, usage('create')));
         }
         const afterMs = this.o.config.leadTimes.scaleInMinutesAfterOpen * 60_000;
         const byOpen = product ? product.openAt.getTime() + afterMs : 0;
@@ -321,11 +329,11 @@ export class CommandHandler {
       if (error instanceof NotFoundError) {
         throw new Answer(
           'not_found',
-          textReply(`:warning: There is no window \`${id}\`. \`list\` shows them.`),
+          textReply(`:warning: There is no window \`${escapeMrkdwn(id)}\`. \`list\` shows them.`),
         );
       }
       if (error instanceof ConflictError) {
-        throw new Answer('conflict', textReply(`:information_source: ${error.message}; nothing to cancel.`));
+        throw new Answer('conflict', textReply(`:information_source: ${escapeMrkdwn(error.message)}; nothing to cancel.`));
       }
       throw error;
     }

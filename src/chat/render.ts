@@ -118,7 +118,8 @@ export function planReply(window: CapacityWindow, config: Config, state: PlanSta
   const origin = chatOriginOf(window);
   const { from, until } = span(window.holds);
   const referenceDay = formatLocal(product ? new Date(product.openAt) : from, zone).slice(0, 10);
-  const title = product ? `${product.productId} ${product.name}` : window.name;
+  const plainTitle = product ? `${product.productId} ${product.name}` : window.name;
+  const title = escapeMrkdwn(plainTitle);
   const cancelled = state.cancelled;
 
   const starts = new Map<string, Date>();
@@ -132,9 +133,9 @@ export function planReply(window: CapacityWindow, config: Config, state: PlanSta
     product
       ? {
           type: 'mrkdwn' as const,
-          text: `*Product*\n#${product.number} · ${product.productId} ${product.name}`,
+          text: `*Product*\n#${product.number} · ${escapeMrkdwn(`${product.productId} ${product.name}`)}`,
         }
-      : { type: 'mrkdwn' as const, text: `*Window*\n${window.name}` },
+      : { type: 'mrkdwn' as const, text: `*Window*\n${escapeMrkdwn(window.name)}` },
     product
       ? { type: 'mrkdwn' as const, text: `*Opens*\n${formatLocal(new Date(product.openAt), zone)} (${zone})` }
       : { type: 'mrkdwn' as const, text: `*Starts*\n${formatLocal(from, zone)} (${zone})` },
@@ -148,7 +149,7 @@ export function planReply(window: CapacityWindow, config: Config, state: PlanSta
   const blocks: BlockKitBlock[] = [
     {
       type: 'header',
-      text: { type: 'plain_text', text: truncate(`${cancelled ? 'Cancelled' : 'Plan'} · ${title}`, 150) },
+      text: { type: 'plain_text', text: truncate(`${cancelled ? 'Cancelled' : 'Plan'} · ${plainTitle}`, 150) },
     },
     { type: 'section', fields },
     { type: 'section', text: { type: 'mrkdwn', text: `*Resources*\n${resourceLines.join('\n')}` } },
@@ -223,15 +224,24 @@ export function listReply(windows: CapacityWindow[], config: Config): Reply {
       .join(' · ');
     const origin = chatOriginOf(w);
     const by = origin ? mention(origin.platform, origin.user) : w.createdBy;
-    return `• \`${w.id}\` ${w.name} — ${w.status}${w.dryRun ? ' (dry-run)' : ''} — ${what} — ${at(from, zone, today)} → ${at(until, zone, today)} — by ${by}`;
+    return `• \`${w.id}\` ${escapeMrkdwn(w.name)} — ${w.status}${w.dryRun ? ' (dry-run)' : ''} — ${what} — ${at(from, zone, today)} → ${at(until, zone, today)} — by ${by}`;
   });
   const text = `Active and upcoming windows (${windows.length}):\n${lines.join('\n')}`;
   return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } }] };
 }
 
-/** A short answer, optionally with a command's usage in a code block. */
+/**
+ * Literal text in a message: `&`, `<` and `>` are Slack's markup (`<@U…>`, `<url|label>`), so they are sent as
+ * entities (which Slack and the console show as the characters). For the usage (`<product#>`), what a person
+ * typed, and what the thread's message said.
+ */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
+}
+
+/** A short answer, optionally with a command's usage (literal text, escaped) in a code block. */
 export function textReply(text: string, usageText?: string): Reply {
-  const full = usageText ? `${text}\n\`\`\`${usageText}\`\`\`` : text;
+  const full = usageText ? `${text}\n\`\`\`${escapeMrkdwn(usageText)}\`\`\`` : text;
   return { text: full, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(full, 3000) } }] };
 }
 

@@ -148,7 +148,7 @@ describe('CommandHandler', () => {
     // Assess
     assert.equal(reply!.windowId, undefined);
     assert.match(reply!.text, /thread of the product alert/);
-    assert.match(reply!.text, /Usage: create <product#>/);
+    assert.match(reply!.text, /Usage: create &lt;product#&gt;/);
     assert.equal((await lastAudit()).outcome, 'invalid');
     assert.deepEqual(await run.service.list(['scheduled']), []);
   });
@@ -275,6 +275,29 @@ describe('CommandHandler', () => {
     for (const name of ['create', 'list', 'delete', 'now', 'help'])
       assert.match(all!.text, new RegExp(`• ${name}`));
     assert.match(one!.text, /Usage: now/);
+    // `<` and `>` are Slack markup: the usage's placeholders go as entities, or Slack would show broken links
+    assert.match(all!.text, /create &lt;product#&gt;/);
+    assert.match(all!.text, /delete &lt;id&gt;/);
+    assert.doesNotMatch(all!.text, /<product#>|<id>/);
+  });
+
+  it('what a person typed and the thread says is echoed as text, never as Slack markup', async () => {
+    // Act: Slack sends a typed `<` as `&lt;`
+    const [unknown] = await handler.handle(event('scale &lt;!channel&gt; &amp; more'));
+    const [badFlag] = await handler.handle(inThread('create 2 --ecs twelve'));
+    const [plan] = await handler.handle(
+      inThread('create 1 --ecs 12 --auto', {
+        parentText: ALERT.replace('나이키 덩크 로우', 'Dunk &lt;Low&gt; &amp; co'),
+      }),
+    );
+    // Assess
+    assert.match(unknown!.text, /unknown command "scale"/);
+    assert.doesNotMatch(unknown!.text, /<!channel>/);
+    assert.match(badFlag!.text, /create &lt;product#&gt;/);
+    assert.doesNotMatch(badFlag!.text, /<product#>/);
+    assert.match(blocksText(plan!), /Dunk &lt;Low&gt; &amp; co/);
+    assert.doesNotMatch(blocksText(plan!), /"type":"mrkdwn","text":"[^"]*Dunk <Low>/);
+    assert.match(blocksText(plan!), /"type":"plain_text","text":"Plan · 12345 Dunk <Low> & co"/);
   });
 
   it('refuses politely outside the allowed channels and users, and audits the refusal', async () => {
