@@ -333,7 +333,10 @@ export class CommandHandler {
         );
       }
       if (error instanceof ConflictError) {
-        throw new Answer('conflict', textReply(`:information_source: ${escapeMrkdwn(error.message)}; nothing to cancel.`));
+        throw new Answer(
+          'conflict',
+          textReply(`:information_source: ${escapeMrkdwn(error.message)}; nothing to cancel.`),
+        );
       }
       throw error;
     }

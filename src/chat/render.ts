@@ -149,7 +149,10 @@ export function planReply(window: CapacityWindow, config: Config, state: PlanSta
   const blocks: BlockKitBlock[] = [
     {
       type: 'header',
-      text: { type: 'plain_text', text: truncate(`${cancelled ? 'Cancelled' : 'Plan'} · ${plainTitle}`, 150) },
+      text: {
+        type: 'plain_text',
+        text: truncate(`${cancelled ? 'Cancelled' : 'Plan'} · ${plainTitle}`, 150),
+      },
     },
     { type: 'section', fields },
     { type: 'section', text: { type: 'mrkdwn', text: `*Resources*\n${resourceLines.join('\n')}` } },
