@@ -104,7 +104,8 @@ export function createChat(deps: ChatDeps): Chat {
     },
     // One flush at a time, on both databases: while it commits, the next batch fills. (Two in flight on
     // PostgreSQL gave smaller batches and more server CPU per row: fewer requests/s on the 2-core bench machine.)
-    { maxBatch: 500, gather: 'io' },
+    // Under a storm, a flush waits a few turns of the event loop for the batch to fill (see GroupCommit).
+    { maxBatch: 500, gather: 'io', gatherTurns: 4 },
   );
   let lastStored = 0;
   const inbox =

@@ -9,12 +9,20 @@
  *
  * `concurrency` lets that many flushes be in flight at once (default 1). On a PostgreSQL server a flush waits
  * mostly for the commit's disk flush; with two or more in flight, the next batch is written meanwhile.
+ *
+ * `gatherTurns` (with `gather: 'io'`) keeps batches large under load: when the last batch held more than
+ * `busyBatch` items, a flush waits up to that many turns of the event loop while fewer items are queued than the
+ * last batch held. Each write has a fixed cost (a statement, a commit), so fewer, larger writes leave more time
+ * for the requests themselves. A lone write after a quiet time is not held back: its last batch was small.
  */
 export class GroupCommit<T, R> {
   private readonly write: (items: T[]) => Promise<R[]>;
   private readonly maxBatch: number;
   private readonly gatherIo: boolean;
   private readonly concurrency: number;
+  private readonly gatherTurns: number;
+  private readonly busyBatch: number;
+  private lastBatch = 0;
   private queue: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
   private inFlight = 0;
   private gathering = false;
@@ -22,12 +30,20 @@ export class GroupCommit<T, R> {
 
   constructor(
     write: (items: T[]) => Promise<R[]>,
-    options: { maxBatch?: number; gather?: 'now' | 'io'; concurrency?: number } = {},
+    options: {
+      maxBatch?: number;
+      gather?: 'now' | 'io';
+      concurrency?: number;
+      gatherTurns?: number;
+      busyBatch?: number;
+    } = {},
   ) {
     this.write = write;
     this.maxBatch = options.maxBatch ?? 200;
     this.gatherIo = options.gather === 'io';
     this.concurrency = Math.max(1, options.concurrency ?? 1);
+    this.gatherTurns = Math.max(1, options.gatherTurns ?? 1);
+    this.busyBatch = options.busyBatch ?? 8;
   }
 
   /** Resolves once nothing is queued or being written (at once when idle). */
@@ -51,15 +67,22 @@ export class GroupCommit<T, R> {
       return;
     }
     this.gathering = true;
-    setImmediate(() => {
+    let turns = this.lastBatch > this.busyBatch ? this.gatherTurns : 1;
+    const turn = () => {
+      if (--turns > 0 && this.queue.length < this.lastBatch) {
+        setImmediate(turn);
+        return;
+      }
       this.gathering = false;
       this.flush();
-    });
+    };
+    setImmediate(turn);
   }
 
   private flush(): void {
     if (this.inFlight >= this.concurrency || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatch);
+    this.lastBatch = batch.length;
     this.inFlight++;
     let written: Promise<R[]>;
     try {

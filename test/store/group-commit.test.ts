@@ -75,6 +75,49 @@ describe('GroupCommit', () => {
     assert.deepEqual(await Promise.all(all), [10, 20, 30]);
   });
 
+  it('under load waits up to `gatherTurns` turns for the batch to fill; a lone item after a quiet time does not wait', async () => {
+    // Prepare: a busy stream made the last batch large (4 > busyBatch 2)
+    const { calls, write } = controlledWrite();
+    const gc = new GroupCommit(write, { gather: 'io', gatherTurns: 3, busyBatch: 2 });
+    const busy = [1, 2, 3, 4].map((i) => gc.submit(i));
+    await tick();
+    calls[0]!.release();
+    await Promise.all(busy);
+    // Act: items keep arriving one per turn of the event loop
+    const trickle = [gc.submit(5)];
+    await tick();
+    trickle.push(gc.submit(6));
+    await tick();
+    trickle.push(gc.submit(7));
+    await tick();
+    await tick();
+    // Assess: one write for the three (the turns ran out before the batch reached 4)
+    assert.deepEqual(
+      calls.map((c) => c.items),
+      [
+        [1, 2, 3, 4],
+        [5, 6, 7],
+      ],
+    );
+    calls[1]!.release();
+    await Promise.all(trickle);
+    // Act: quiet — the last batch (3) is large still, so wait; then a lone item after a small batch goes at once
+    const lone = gc.submit(8);
+    for (let i = 0; i < 3; i++) await tick();
+    calls[2]!.release();
+    await lone;
+    const alone = gc.submit(9);
+    await tick(); // the end of the previous write
+    await tick();
+    // Assess
+    assert.deepEqual(
+      calls.slice(2).map((c) => c.items),
+      [[8], [9]],
+    );
+    calls[3]!.release();
+    assert.equal(await alone, 90);
+  });
+
   it('splits at maxBatch and fails exactly the batch whose write failed', async () => {
     // Prepare
     const { calls, write } = controlledWrite();
