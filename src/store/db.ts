@@ -7,7 +7,11 @@ import type { Db as IDatabase } from 'pg-boss';
  */
 export interface Db {
   readonly kind: 'pglite' | 'postgres';
-  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  query<T = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<T[]>;
   /** Runs `fn` in one transaction; `tx.bossDb` lets pg-boss enqueue inside it. */
   transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -16,4 +20,13 @@ export interface Db {
 export interface DbTx {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   readonly bossDb: IDatabase;
+}
+
+export interface QueryOptions {
+  /**
+   * A statement run very often (the webhook inbox's insert): on a PostgreSQL server it is prepared once per
+   * connection and then only executed, which saves the server parsing and planning it each time. The SQL text
+   * must not vary from call to call (only the parameters).
+   */
+  prepare?: boolean;
 }

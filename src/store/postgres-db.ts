@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Db, DbTx } from './db.ts';
+import type { Db, DbTx, QueryOptions } from './db.ts';
 
 // timestamptz and int8 as JavaScript values, the same as PGlite gives them.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -9,6 +10,7 @@ export class PostgresDb implements Db {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
   readonly connectionString: string;
+  private readonly statementNames = new Map<string, string>();
 
   constructor(connectionString: string, options: { max?: number } = {}) {
     this.connectionString = connectionString;
@@ -17,9 +19,21 @@ export class PostgresDb implements Db {
     this.pool.on('error', () => {});
   }
 
-  async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    const result = await this.pool.query(sql, params as unknown[]);
+  async query<T>(sql: string, params: readonly unknown[] = [], options?: QueryOptions): Promise<T[]> {
+    const result = options?.prepare
+      ? await this.pool.query({ name: this.statementName(sql), text: sql, values: params as unknown[] })
+      : await this.pool.query(sql, params as unknown[]);
     return result.rows as T[];
+  }
+
+  /** A prepared statement's name: from its text, so that one name never stands for two statements. */
+  private statementName(sql: string): string {
+    let name = this.statementNames.get(sql);
+    if (name === undefined) {
+      name = `chronops_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+      this.statementNames.set(sql, name);
+    }
+    return name;
   }
 
   async transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
