@@ -12,6 +12,11 @@ export interface Db {
     params?: readonly unknown[],
     options?: QueryOptions,
   ): Promise<T[]>;
+  /**
+   * `COPY table (columns) FROM … WITH (FORMAT csv)` of `csv` (the rows as CSV text), where the adapter has a
+   * cheaper way in than INSERT for many rows (the embedded database). A duplicate key fails the whole COPY.
+   */
+  copyCsv?(table: string, columns: readonly string[], csv: string): Promise<void>;
   /** Runs `fn` in one transaction; `tx.bossDb` lets pg-boss enqueue inside it. */
   transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T>;
   close(): Promise<void>;

@@ -86,6 +86,13 @@ export class PgliteDb implements Db {
     return result.rows;
   }
 
+  /** COPY from a blob: PGlite reads it as the file `/dev/blob`. */
+  async copyCsv(table: string, columns: readonly string[], csv: string): Promise<void> {
+    await this.pglite.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob' WITH (FORMAT csv)`, [], {
+      blob: new Blob([csv]),
+    });
+  }
+
   transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
     return this.pglite.transaction(async (tx) => {
       const queryable = tx as unknown as PgliteQueryable;
