@@ -99,12 +99,23 @@ export class AuroraReplicaAction implements CapacityAction<AuroraResource>, Read
       );
       const managed = readers.filter((i) => isManaged(i, view.writers));
       const from = describeReaders(readers.length, managed.length);
+      const pending = dryRun
+        ? []
+        : managed.filter((i) => stateOf(i.DBInstanceStatus ?? '') === 'creating').map(id);
+      if (pending.length > 0) details.pending = pending;
 
       if (managed.length < amount) {
         const created = await this.#create(resource, view, windowIds, amount - managed.length, dryRun, ctx);
         details[dryRun ? 'wouldCreate' : 'created'] = created;
         const to = describeReaders(readers.length + created.length, managed.length + created.length);
-        return { from, to, changed: true, createdReaders: dryRun ? [] : created, details };
+        return {
+          from,
+          to,
+          changed: true,
+          createdReaders: dryRun ? [] : created,
+          pendingReaders: pending,
+          details,
+        };
       }
       if (managed.length > amount) {
         const deleted = await this.#delete(resource, managed, windowIds, managed.length - amount, ctx);
@@ -112,7 +123,7 @@ export class AuroraReplicaAction implements CapacityAction<AuroraResource>, Read
         const to = describeReaders(readers.length - deleted.length, managed.length - deleted.length);
         return { from, to, changed: true, details };
       }
-      return { from, to: from, changed: false, details };
+      return { from, to: from, changed: false, pendingReaders: pending, details };
     } catch (error) {
       if (error instanceof ChronopsError) throw error;
       throw new CloudError(`Aurora ${resource.clusterId}: ${describeError(error)}`, { cause: error });

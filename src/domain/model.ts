@@ -132,6 +132,12 @@ export interface ConvergeOutcome {
   changed: boolean;
   /** Readers created by this converge that must be followed until available. */
   createdReaders?: string[];
+  /**
+   * chronops' readers this converge found still on their way (created by an earlier converge whose outcome was
+   * never recorded: the process died between the create call and the record). Followed like new ones, if nobody
+   * follows them yet.
+   */
+  pendingReaders?: string[];
   /** Anything adapter-specific worth keeping in the execution history. */
   details?: Record<string, unknown>;
 }

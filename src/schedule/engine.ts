@@ -367,8 +367,9 @@ export class Engine {
     }
     this.pendingCalls.delete(executionId);
     const durationMs = performance.now() - started;
-    if (outcome.createdReaders?.length && !dryRun) {
-      await this.followNewReaders(resource, transition, target, outcome.createdReaders);
+    const toFollow = [...(outcome.createdReaders ?? []), ...(outcome.pendingReaders ?? [])];
+    if (toFollow.length > 0 && !dryRun) {
+      await this.followNewReaders(resource, transition, target, toFollow);
     }
     const { finished, remaining } = await this.outcomes.submit({
       e: record,
@@ -420,7 +421,8 @@ export class Engine {
     target: Target | null,
     ids: string[],
   ): Promise<void> {
-    await this.o.store.recordReaders(
+    // Only readers not followed already (a reader still on its way is found again by every converge).
+    const added = await this.o.store.recordReaders(
       ids.map((instanceId) => ({
         instanceId,
         resource: resource.name,
@@ -428,7 +430,7 @@ export class Engine {
         transitionId: transition.id,
       })),
     );
-    for (const instanceId of ids) {
+    for (const instanceId of added) {
       await this.o.boss.send(
         Queues.reader,
         { instanceId, resource: resource.name },

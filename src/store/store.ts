@@ -657,16 +657,21 @@ export class Store {
 
   // ---- readers chronops created ------------------------------------------------------------------------------
 
+  /** Records readers to follow; returns those that were not recorded already (the ones to start following). */
   async recordReaders(
     readers: Array<{ instanceId: string; resource: string; windowId: string | null; transitionId: string }>,
-  ): Promise<void> {
+  ): Promise<string[]> {
+    const added: string[] = [];
     for (const r of readers) {
-      await this.db.query(
+      const rows = await this.db.query<{ instance_id: string }>(
         `INSERT INTO ${this.s}.readers (instance_id, resource, window_id, transition_id, requested_at, status)
-         VALUES ($1, $2, $3, $4, clock_timestamp(), 'creating') ON CONFLICT (instance_id) DO NOTHING`,
+         VALUES ($1, $2, $3, $4, clock_timestamp(), 'creating') ON CONFLICT (instance_id) DO NOTHING
+         RETURNING instance_id`,
         [r.instanceId, r.resource, r.windowId, r.transitionId],
       );
+      if (rows[0]) added.push(rows[0].instance_id);
     }
+    return added;
   }
 
   async getReader(instanceId: string): Promise<ReaderRecord | null> {

@@ -162,6 +162,27 @@ describe('AuroraReplicaAction: scale out', () => {
     assert.equal(outcome.changed, false);
     assert.deepEqual(outcome.createdReaders, undefined);
     assert.equal(outcome.from, '3 readers (2 chronops)');
+    // Still on their way: handed back to be followed (if the first firing's outcome was never recorded)
+    assert.deepEqual(outcome.pendingReaders, ['hot-w-a-1', 'hot-w-a-2']);
+  });
+
+  it('hands back only its own readers still creating, next to the ones it creates', async () => {
+    // Prepare: one chronops reader creating, one available, a plain reader creating (not chronops')
+    const { rds, action } = setup();
+    given(rds, 'shop-aurora-1', [
+      writer,
+      instance('shop-aurora-3', { status: 'creating' }),
+      instance('hot-w-a-1', { managed: true, window: 'w-a', status: 'creating' }),
+      instance('hot-w-a-2', { managed: true, window: 'w-a' }),
+    ]);
+    rds.on(CreateDBInstanceCommand).resolves({ $metadata: {} });
+
+    // Act
+    const outcome = await action.converge(shopDb, { amount: 3, windowIds: ['w-a'] }, ctx);
+
+    // Assess
+    assert.deepEqual(outcome.createdReaders, ['hot-w-a-3']);
+    assert.deepEqual(outcome.pendingReaders, ['hot-w-a-1']);
   });
 
   it('counts DBInstanceAlreadyExistsFault from a concurrent firing as success', async () => {

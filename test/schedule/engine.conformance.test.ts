@@ -2,6 +2,7 @@
 // server. chronops runs in this process with a simulated AWS; requests go through the real HTTP API.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { readerIdentifier } from '../../src/actions/aurora-replicas.ts';
 import { type Backend, backends, eventually, isoIn, type Running, runChronops } from '../support/harness.ts';
 
 async function scalableTarget(run: Running): Promise<{ min: number; max: number }> {
@@ -241,6 +242,42 @@ for (const backend of backends) {
       assert.ok(reader.availableAt! > reader.requestedAt);
       assert.equal(seen.length, 1);
       assert.ok(seen[0]! >= 1500, `time to ready ${seen[0]} ms reflects the simulated creation time`);
+    });
+
+    it('follows a reader that an earlier firing created but never recorded (a crash in between)', async () => {
+      run = await runChronops(backend);
+      const seen: string[] = [];
+      run.events.on('reader.available', (e) => seen.push(e.reader.instanceId));
+      const created = await post(run, '/api/windows', {
+        aurora: [{ amount: 1 }],
+        timing: { mode: 'explicit', at: isoIn(1000), until: isoIn(30_000) },
+      });
+      // Prepare: the reader this window asks for is already being created, as a process killed right after its
+      // CreateDBInstance call leaves it (the call made, its outcome not recorded)
+      const windowId: string = created.body.window.id;
+      const instanceId = readerIdentifier(windowId, 1);
+      await run.simulator.send('RDS', 'CreateDBInstance', {
+        DBInstanceIdentifier: instanceId,
+        DBClusterIdentifier: 'shop-aurora',
+        DBInstanceClass: 'db.r6g.large',
+        Engine: 'aurora-mysql',
+        PromotionTier: 15,
+        Tags: [
+          { Key: 'chronops:managed', Value: 'true' },
+          { Key: 'chronops:window', Value: windowId },
+        ],
+      });
+      // Act: the window fires; its converge finds the reader on its way and creates nothing
+      const reader = await eventually(
+        async () => (await run.store.listReaders()).find((r) => r.status === 'available'),
+        12_000,
+        'the reader followed until available',
+      );
+      // Assess
+      assert.equal(reader.instanceId, instanceId);
+      assert.equal(reader.windowId, windowId);
+      assert.deepEqual(seen, [instanceId]);
+      assert.equal(mutatingCalls(run).filter((c) => c.command === 'CreateDBInstance').length, 0);
     });
   });
 }
