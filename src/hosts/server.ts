@@ -68,6 +68,9 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
+/** Off loopback the API is open to the network, guarded by CHRONOPS_TOKEN alone: it must not be guessable. */
+const MIN_TOKEN_LENGTH = 16;
+
 /** The composition root of `chronops serve`: one process with the API, the scheduler and the workers. */
 export async function startChronops(config: Config, options: ChronopsOptions = {}): Promise<Chronops> {
   const logger = options.logger ?? createLogger({ secrets: config.secrets });
@@ -77,6 +80,15 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       {
         field: 'server.host',
         message: `${config.server.host} is not a loopback address; set CHRONOPS_TOKEN so that the API is not open to the network`,
+      },
+    ]);
+  }
+  if (!isLoopback(config.server.host) && token && token.length < MIN_TOKEN_LENGTH) {
+    // The token is the only lock on an API that scales AWS resources: refuse one that could be guessed.
+    throw new ConfigError([
+      {
+        field: 'CHRONOPS_TOKEN (environment)',
+        message: `is ${token.length} characters long; use at least ${MIN_TOKEN_LENGTH} random characters (e.g. openssl rand -hex 24)`,
       },
     ]);
   }

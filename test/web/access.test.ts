@@ -46,6 +46,17 @@ describe('bound to a non-loopback address', () => {
     );
   });
 
+  it('refuses to start with a token short enough to guess, naming it and not showing it', async () => {
+    process.env.CHRONOPS_TOKEN = 'hunter2-pass';
+    await assert.rejects(
+      runChronops(pglite, { config: exposed() }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /CHRONOPS_TOKEN \(environment\): is 12 characters long; use at least 16/.test(error.message) &&
+        !error.message.includes('hunter2'),
+    );
+  });
+
   it('the page, its data and its live stream answer 401 without the token', async () => {
     // Prepare
     process.env.CHRONOPS_TOKEN = TOKEN;
