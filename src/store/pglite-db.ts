@@ -31,7 +31,7 @@ export function lockDataDir(dir: string): () => void {
       const [pid, host] = holder.split('@');
       if (host === hostname() && pid && isAlive(Number(pid))) {
         throw new DataDirLockedError(
-          `data directory ${dir} is in use by chronops process ${pid}; stop it first, or use another --data-dir`,
+          `data directory ${dir} is in use by chronops process ${pid}; stop it first, or set another database.dataDir in the config`,
         );
       }
       rmSync(path, { force: true });
