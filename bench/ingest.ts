@@ -31,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
-import { signSlackRequest } from '../src/chat/slack/signature.ts';
+import { signSlackRequest } from '../src/chat/channels/slack/signature.ts';
 
 const SECRET = 'bench-signing-secret-5c2a9f0e';
 const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -74,9 +74,9 @@ async function serve(target: Target): Promise<void> {
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     close = () => app.stop().then(() => {});
   } else {
-    const { parseConfig } = await import('../src/config/config.ts');
+    const { parseConfig } = await import('../src/kernel/config.ts');
     const { startChronops } = await import('../src/hosts/server.ts');
-    const { createLogger } = await import('../src/obs/logger.ts');
+    const { createLogger } = await import('../src/kernel/logger.ts');
     const { PgliteDb } = await import('../src/store/pglite-db.ts');
     const { PostgresDb } = await import('../src/store/postgres-db.ts');
     const dir = mkdtempSync(join(tmpdir(), 'chronops-bench-ingest-'));

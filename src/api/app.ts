@@ -1,12 +1,12 @@
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
-import { ChronopsError } from '../domain/errors.ts';
-import type { WindowStatus } from '../domain/model.ts';
-import type { Logger } from '../obs/logger.ts';
-import type { Metrics } from '../obs/metrics.ts';
-import type { Actor, CapacityService } from '../schedule/capacity-service.ts';
-import type { Store } from '../store/store.ts';
+import type { WindowStatus } from '../capabilities/capacity/model.ts';
+import type { Actor, CapacityService } from '../capabilities/capacity/service.ts';
+import type { Store } from '../capabilities/capacity/store.ts';
+import { ChronopsError } from '../kernel/errors.ts';
+import type { Logger } from '../kernel/logger.ts';
+import type { Metrics } from '../kernel/metrics.ts';
 import { checkAccess } from './auth.ts';
 
 const Ask = z.object({

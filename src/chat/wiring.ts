@@ -4,26 +4,26 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
-import type { Config } from '../config/config.ts';
-import type { EventBus } from '../obs/events.ts';
-import type { Logger } from '../obs/logger.ts';
-import type { Metrics } from '../obs/metrics.ts';
-import type { CapacityService } from '../schedule/capacity-service.ts';
-import { ChatStore, type InboxItem } from '../store/chat-store.ts';
+import { CommandHandler } from '../capabilities/capacity/commands.ts';
+import { ProgressReporter } from '../capabilities/capacity/progress.ts';
+import type { CapacityService } from '../capabilities/capacity/service.ts';
+import type { Store } from '../capabilities/capacity/store.ts';
+import { InboxWorker } from '../gateway/inbox.ts';
+import type { Config } from '../kernel/config.ts';
+import type { EventBus } from '../kernel/events.ts';
+import type { Logger } from '../kernel/logger.ts';
+import type { Metrics } from '../kernel/metrics.ts';
+import { OutboxSender } from '../notify/outbox.ts';
 import type { Db } from '../store/db.ts';
 import { GroupCommit } from '../store/group-commit.ts';
-import type { Store } from '../store/store.ts';
-import { CommandHandler } from './commands.ts';
-import { InboxWorker } from './inbox.ts';
-import { OutboxSender } from './outbox.ts';
+import { SlackIngest } from './channels/slack/ingest.ts';
+import { slackNodeHandler } from './channels/slack/node-handler.ts';
+import { slackRoutes } from './channels/slack/routes.ts';
+import { SlackSignature } from './channels/slack/signature.ts';
+import { SlackTransport } from './channels/slack/transport.ts';
+import { ChatStore, type InboxItem } from './chat-store.ts';
 import { ConfigPermissions, type UserGroups } from './permissions.ts';
 import type { ChatTransport } from './port.ts';
-import { ProgressReporter } from './progress.ts';
-import { SlackIngest } from './slack/ingest.ts';
-import { slackNodeHandler } from './slack/node-handler.ts';
-import { slackRoutes } from './slack/routes.ts';
-import { SlackSignature } from './slack/signature.ts';
-import { SlackTransport } from './slack/transport.ts';
 
 export interface ChatDeps {
   config: Config;

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
+import { windowsCommand } from '../capabilities/capacity/cli.ts';
 import { serveCommand } from './serve.ts';
-import { windowsCommand } from './windows.ts';
 
 const program = new Command();
 program

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { loadConfig, resolveConfigPath } from '../config/config.ts';
-import { ChronopsError } from '../domain/errors.ts';
 import { startChronops } from '../hosts/server.ts';
-import { createLogger } from '../obs/logger.ts';
+import { loadConfig, resolveConfigPath } from '../kernel/config.ts';
+import { ChronopsError } from '../kernel/errors.ts';
+import { createLogger } from '../kernel/logger.ts';
 
 export function serveCommand(): Command {
   return new Command('serve')

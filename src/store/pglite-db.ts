@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { fromPglite } from 'pg-boss';
-import { ChronopsError } from '../domain/errors.ts';
+import { ChronopsError } from '../kernel/errors.ts';
 import type { Db, DbTx } from './db.ts';
 
 export class DataDirLockedError extends ChronopsError {

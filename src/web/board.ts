@@ -2,11 +2,11 @@
 // merge rule, domain/plan.ts, so the page and the scheduler can never disagree), the windows on it and its
 // transitions; the upcoming transitions in order; the recent executions with their AWS calls and replicas.
 
-import { parseBaseline } from '../actions/ecs-capacity.ts';
-import type { Config } from '../config/config.ts';
-import type { CapacityWindow, Resource, Transition } from '../domain/model.ts';
-import { type PlannedHold, planSteps } from '../domain/plan.ts';
-import type { AuditRecord, Execution, ReaderRecord, Store } from '../store/store.ts';
+import { parseBaseline } from '../capabilities/capacity/actions/ecs-capacity.ts';
+import type { CapacityWindow, Resource, Transition } from '../capabilities/capacity/model.ts';
+import { type PlannedHold, planSteps } from '../capabilities/capacity/plan.ts';
+import type { AuditRecord, Execution, ReaderRecord, Store } from '../capabilities/capacity/store.ts';
+import type { Config } from '../kernel/config.ts';
 
 const HOUR = 3_600_000;
 

@@ -6,8 +6,8 @@
 
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { ChronopsEvents, EventBus, EventName } from '../obs/events.ts';
-import type { Logger } from '../obs/logger.ts';
+import type { ChronopsEvents, EventBus, EventName } from '../kernel/events.ts';
+import type { Logger } from '../kernel/logger.ts';
 
 export interface LiveEvent {
   type: EventName;

@@ -2,7 +2,7 @@
 // prune deletes and what it keeps.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ChatStore } from '../../src/store/chat-store.ts';
+import { ChatStore } from '../../src/chat/chat-store.ts';
 import { migrate } from '../../src/store/migrations.ts';
 import { PgliteDb } from '../../src/store/pglite-db.ts';
 import { type Backend, backends } from '../support/harness.ts';

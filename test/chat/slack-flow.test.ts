@@ -4,11 +4,11 @@
 // reply.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { AwsGateway } from '../../src/actions/aws/gateway.ts';
-import { AwsSimulator } from '../../src/actions/aws/simulator.ts';
-import type { Config } from '../../src/config/config.ts';
+import { AwsGateway } from '../../src/aws/gateway.ts';
+import { AwsSimulator } from '../../src/aws/simulator.ts';
 import { type Chronops, startChronops } from '../../src/hosts/server.ts';
-import { createLogger } from '../../src/obs/logger.ts';
+import type { Config } from '../../src/kernel/config.ts';
+import { createLogger } from '../../src/kernel/logger.ts';
 import { type FakeMessage, FakeSlack } from '../support/fake-slack.ts';
 import {
   type Backend,

@@ -2,8 +2,8 @@
 // may not open the same embedded data directory.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Store } from '../../src/capabilities/capacity/store.ts';
 import { PgliteDb } from '../../src/store/pglite-db.ts';
-import { Store } from '../../src/store/store.ts';
 import { simulatorSpec } from '../support/harness.ts';
 import { api, startServer, tempDir, writeConfig } from '../support/process.ts';
 

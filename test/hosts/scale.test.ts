@@ -2,8 +2,8 @@
 // carried out exactly once.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { Store } from '../../src/capabilities/capacity/store.ts';
 import { PostgresDb } from '../../src/store/postgres-db.ts';
-import { Store } from '../../src/store/store.ts';
 import { dropSchemas, freshSchema, POSTGRES_URL } from '../support/harness.ts';
 import { api, type ServerProcess, startServer, writeConfig } from '../support/process.ts';
 

@@ -1,13 +1,14 @@
 // Shared set-up for tests that run chronops for real: a config, a database of each kind (PGlite in memory, the
 // PostgreSQL server on loopback with a fresh schema per test), and a simulated AWS whose state tests read.
+
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { AwsGateway } from '../../src/actions/aws/gateway.ts';
-import { AwsSimulator, type SimulatorSpec } from '../../src/actions/aws/simulator.ts';
-import { type Config, parseConfig } from '../../src/config/config.ts';
-import type { CloudCall } from '../../src/domain/model.ts';
+import type { CloudCall } from '../../src/aws/gateway.ts';
+import { AwsGateway } from '../../src/aws/gateway.ts';
+import { AwsSimulator, type SimulatorSpec } from '../../src/aws/simulator.ts';
 import { type Chronops, type ChronopsOptions, startChronops } from '../../src/hosts/server.ts';
-import { createLogger } from '../../src/obs/logger.ts';
+import { type Config, parseConfig } from '../../src/kernel/config.ts';
+import { createLogger } from '../../src/kernel/logger.ts';
 import type { Db } from '../../src/store/db.ts';
 import { PgliteDb } from '../../src/store/pglite-db.ts';
 import { PostgresDb } from '../../src/store/postgres-db.ts';

@@ -1,8 +1,8 @@
 // Real signed Slack requests for tests: Events API callbacks, slash commands and Block Kit actions, signed with
 // the product's one HMAC implementation, and a config that turns Slack on against a FakeSlack.
 
-import { signSlackRequest } from '../../src/chat/slack/signature.ts';
-import { type Config, parseConfig } from '../../src/config/config.ts';
+import { signSlackRequest } from '../../src/chat/channels/slack/signature.ts';
+import { type Config, parseConfig } from '../../src/kernel/config.ts';
 import type { FakeSlack } from './fake-slack.ts';
 
 export const SIGNING_SECRET = 'test-signing-secret-8f742231b10e';

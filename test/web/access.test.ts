@@ -3,7 +3,7 @@
 // cookie for a browser) — and chronops refuses to start there without one.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { ConfigError } from '../../src/domain/errors.ts';
+import { ConfigError } from '../../src/kernel/errors.ts';
 import { chromiumMissing, openBrowser } from '../support/browser.ts';
 import { backends, isoIn, type Running, runChronops, testConfig } from '../support/harness.ts';
 

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, describe, it } from 'node:test';
 import pg from 'pg';
-import { AwsGateway } from '../../src/actions/aws/gateway.ts';
-import { AwsSimulator } from '../../src/actions/aws/simulator.ts';
+import { AwsGateway } from '../../src/aws/gateway.ts';
+import { AwsSimulator } from '../../src/aws/simulator.ts';
 import { type Chronops, startChronops } from '../../src/hosts/server.ts';
-import { createLogger } from '../../src/obs/logger.ts';
+import { createLogger } from '../../src/kernel/logger.ts';
 import { PostgresDb } from '../../src/store/postgres-db.ts';
 import {
   backends,

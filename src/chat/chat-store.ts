@@ -1,0 +1,488 @@
+import type { Db } from '../store/db.ts';
+
+/** A verified webhook, as stored before it is acknowledged. */
+export interface InboxItem {
+  /** Unique per delivery: `slack:event:<event_id>`, `slack:command:<trigger_id>`, … */
+  key: string;
+  platform: string;
+  kind: 'event' | 'command' | 'interaction';
+  /** The body as Slack sent it (decoded from base64 when it came so). */
+  body: string;
+  retryNum: number | null;
+}
+
+export interface InboxRow extends InboxItem {
+  id: number;
+  attempts: number;
+  receivedAt: Date;
+}
+
+export interface InboxRecord extends InboxRow {
+  status: 'pending' | 'processing' | 'done' | 'failed';
+  error: string | null;
+}
+
+export type OutboxRole = 'reply' | 'plan' | 'progress' | 'plan-update';
+
+/** A message to post (or a message to update), unique by `key`. */
+export interface OutboxMessage {
+  key: string;
+  platform: string;
+  op: 'post' | 'update';
+  role: OutboxRole;
+  channel: string;
+  /** Thread to post in; null for a progress message of a window whose plan starts the thread (slash command). */
+  threadTs?: string | null;
+  /** `update`: the message to update; null: the plan message of `windowId`. */
+  targetTs?: string | null;
+  windowId?: string | null;
+  /** The inbox key of the command this answers. */
+  eventKey?: string | null;
+  /** Not before the command with this inbox key is handled and its answers are posted (progress after plan). */
+  afterKey?: string | null;
+  text: string;
+  blocks?: unknown[] | null;
+}
+
+export interface OutboxRow extends OutboxMessage {
+  id: number;
+  attempts: number;
+  /** A previous attempt's outcome is unknown: look before posting again. */
+  uncertain: boolean;
+  createdAt: Date;
+}
+
+export interface OutboxRecord extends OutboxRow {
+  status: 'held' | 'pending' | 'posted' | 'failed';
+  ts: string | null;
+  error: string | null;
+}
+
+const INBOX_COLUMNS = ['key', 'platform', 'kind', 'body', 'retry_num'] as const;
+const UNIQUE_VIOLATION = '23505';
+
+/** A CSV field, quoted (a quote inside is doubled; commas and line breaks inside quotes are data). */
+function csvField(value: string): string {
+  return `"${value.replaceAll('"', '""')}"`;
+}
+
+/**
+ * SQL of the chat tables (migration 2): the inbox of verified webhooks and the outbox of messages to send. Both
+ * are drained by workers that claim rows with `FOR UPDATE SKIP LOCKED` and a lease, so that any number of
+ * servers can share them and a row whose worker died is taken again once its lease is over.
+ */
+export class ChatStore {
+  readonly db: Db;
+  readonly schema: string;
+
+  constructor(db: Db, schema = 'chronops') {
+    this.db = db;
+    this.schema = schema;
+  }
+
+  private get s(): string {
+    return this.schema;
+  }
+
+  // ---- inbox ----------------------------------------------------------------------------------------------------
+
+  /**
+   * Stores webhooks; a key already there is a redelivery and is dropped. Where the database has a cheaper way in
+   * for many rows (COPY, on the embedded database), the batch goes that way, its own duplicates dropped first; if
+   * a key is stored already (a redelivery of an earlier batch), the COPY fails as a whole and the batch is
+   * inserted again with ON CONFLICT DO NOTHING.
+   */
+  async accept(items: InboxItem[]): Promise<void> {
+    if (this.db.copyCsv && items.length > 1) {
+      const seen = new Set<string>();
+      const rows: string[] = [];
+      for (const i of items) {
+        if (seen.has(i.key)) continue;
+        seen.add(i.key);
+        rows.push(
+          `${csvField(i.key)},${csvField(i.platform)},${csvField(i.kind)},${csvField(i.body)},${i.retryNum ?? ''}\n`,
+        );
+      }
+      try {
+        await this.db.copyCsv(`${this.s}.chat_inbox`, INBOX_COLUMNS, rows.join(''));
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+      }
+    }
+    await this.insertInbox(items);
+  }
+
+  /**
+   * One INSERT … ON CONFLICT DO NOTHING. The rows travel as one JSON parameter: the statement's text is the same
+   * whatever the batch size (so a server prepares it once), and JSON.stringify is native, where a text[]
+   * parameter is escaped element by element in JavaScript.
+   */
+  private async insertInbox(items: InboxItem[]): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.s}.chat_inbox (key, platform, kind, body, retry_num)
+       SELECT x.key, x.platform, x.kind, x.body, x.retry_num
+       FROM jsonb_to_recordset($1::jsonb) AS x(key text, platform text, kind text, body text, retry_num integer)
+       ON CONFLICT (key) DO NOTHING`,
+      [
+        JSON.stringify(
+          items.map((i) => ({
+            key: i.key,
+            platform: i.platform,
+            kind: i.kind,
+            body: i.body,
+            retry_num: i.retryNum,
+          })),
+        ),
+      ],
+      { prepare: true },
+    );
+  }
+
+  /** Claims webhooks to handle: pending and due, or claimed by a worker whose lease ran out. */
+  async claimInbox(node: string, leaseMs: number, limit: number): Promise<InboxRow[]> {
+    const rows = await this.db.query<InboxDbRow>(
+      `UPDATE ${this.s}.chat_inbox i
+       SET status = 'processing', attempts = i.attempts + 1, locked_by = $1,
+           locked_until = clock_timestamp() + $2 * interval '1 millisecond'
+       FROM (SELECT key FROM ${this.s}.chat_inbox
+             WHERE (status = 'pending' AND next_at <= clock_timestamp())
+                OR (status = 'processing' AND locked_until < clock_timestamp())
+             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) c
+       WHERE i.key = c.key
+       RETURNING i.id, i.key, i.platform, i.kind, i.body, i.retry_num, i.attempts, i.received_at, i.status, i.error`,
+      [node, leaseMs, limit],
+    );
+    return rows.map(toInbox).sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Marks a webhook handled and queues its answers, in one statement (atomic, and one turn of the embedded
+   * database's only connection). Progress messages held back until this command's answers exist are released
+   * behind them: the release reads the inserted answers first (the sub-selects in its WHERE), so its sequence
+   * numbers come after theirs.
+   */
+  async finishInbox(row: Pick<InboxRow, 'key'>, answers: OutboxMessage[]): Promise<void> {
+    await this.db.query(
+      `WITH ins AS (
+         INSERT INTO ${this.s}.chat_outbox (key, platform, op, role, channel, thread_ts, target_ts, window_id,
+           event_key, after_key, text, blocks, status)
+         SELECT x.key, x.platform, x.op, x.role, x.channel, x.thread_ts, x.target_ts, x.window_id, x.event_key,
+           x.after_key, x.text, x.blocks, 'pending'
+         FROM jsonb_to_recordset($1::jsonb) AS x(key text, platform text, op text, role text,
+           channel text, thread_ts text, target_ts text, window_id text, event_key text, after_key text, text text,
+           blocks jsonb, n integer)
+         ORDER BY x.n
+         ON CONFLICT (key) DO NOTHING
+         RETURNING seq),
+       done AS (
+         UPDATE ${this.s}.chat_inbox SET status = 'done', finished_at = clock_timestamp(), locked_by = NULL,
+           locked_until = NULL, error = NULL
+         WHERE key = $2
+         RETURNING id)
+       UPDATE ${this.s}.chat_outbox SET status = 'pending',
+         seq = nextval(pg_get_serial_sequence('${this.s}.chat_outbox', 'seq'))
+       WHERE after_key = $2 AND status = 'held'
+         AND (SELECT count(*) FROM ins) >= 0 AND (SELECT count(*) FROM done) >= 0`,
+      [outboxJson(answers), row.key],
+    );
+  }
+
+  /** Marks webhooks that needed no handling (events chronops does not act on) done, in one statement. */
+  async finishIgnored(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.db.query(
+      `UPDATE ${this.s}.chat_inbox SET status = 'done', finished_at = clock_timestamp(), locked_by = NULL,
+         locked_until = NULL, error = NULL
+       WHERE key = ANY($1::text[])`,
+      [keys],
+    );
+  }
+
+  /**
+   * Releases every claim: for the embedded database, whose data directory lock proves that no other process
+   * holds one, so claims left at start are those of a process that died (kill -9). On PostgreSQL claims expire
+   * with their lease instead.
+   */
+  async releaseClaims(): Promise<void> {
+    await this.db.query(
+      `UPDATE ${this.s}.chat_inbox SET status = 'pending', locked_by = NULL, locked_until = NULL
+       WHERE status = 'processing'`,
+    );
+    await this.db.query(
+      `UPDATE ${this.s}.chat_outbox SET locked_by = NULL, locked_until = NULL WHERE locked_until IS NOT NULL`,
+    );
+  }
+
+  /** A webhook could not be handled: try again after `retryInMs`, or give up (null). */
+  async failInbox(key: string, error: string, retryInMs: number | null): Promise<void> {
+    await this.db.query(
+      `UPDATE ${this.s}.chat_inbox
+       SET status = CASE WHEN $3::bigint IS NULL THEN 'failed' ELSE 'pending' END,
+           next_at = clock_timestamp() + coalesce($3::bigint, 0) * interval '1 millisecond',
+           finished_at = CASE WHEN $3::bigint IS NULL THEN clock_timestamp() END,
+           locked_by = NULL, locked_until = NULL, error = $2
+       WHERE key = $1`,
+      [key, error, retryInMs],
+    );
+  }
+
+  /**
+   * Forgets what is done: handled deliveries older than `inboxDays` (their keys no longer dedupe; Slack retries
+   * within the hour) and sent messages older than `outboxDays`, except the plan messages of windows that have not
+   * ended (a cancel still updates them). Returns how many rows went.
+   */
+  async prune(inboxDays: number, outboxDays: number): Promise<{ inbox: number; outbox: number }> {
+    const inbox = await this.db.query<{ n: number }>(
+      `WITH d AS (DELETE FROM ${this.s}.chat_inbox
+                  WHERE status IN ('done', 'failed') AND received_at < now() - $1 * interval '1 day' RETURNING 1)
+       SELECT count(*)::int AS n FROM d`,
+      [inboxDays],
+    );
+    const outbox = await this.db.query<{ n: number }>(
+      `WITH d AS (DELETE FROM ${this.s}.chat_outbox o
+                  WHERE o.status IN ('posted', 'failed') AND o.created_at < now() - $1 * interval '1 day'
+                    AND NOT (o.role = 'plan' AND EXISTS (SELECT 1 FROM ${this.s}.windows w
+                                                         WHERE w.id = o.window_id AND w.status IN ('scheduled', 'active')))
+                  RETURNING 1)
+       SELECT count(*)::int AS n FROM d`,
+      [outboxDays],
+    );
+    return { inbox: inbox[0]?.n ?? 0, outbox: outbox[0]?.n ?? 0 };
+  }
+
+  async listInbox(limit = 100): Promise<InboxRecord[]> {
+    const rows = await this.db.query<InboxDbRow>(
+      `SELECT id, key, platform, kind, body, retry_num, attempts, received_at, status, error
+       FROM ${this.s}.chat_inbox ORDER BY id DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({ ...toInbox(r), status: r.status, error: r.error }));
+  }
+
+  // ---- outbox ---------------------------------------------------------------------------------------------------
+
+  /**
+   * Queues messages (a key already there is not queued again). A message with `afterKey` whose command is still
+   * being handled is held until that command's answers are queued (see finishInbox).
+   */
+  async enqueue(messages: OutboxMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.db.query(
+      `INSERT INTO ${this.s}.chat_outbox (key, platform, op, role, channel, thread_ts, target_ts, window_id,
+         event_key, after_key, text, blocks, status)
+       SELECT x.key, x.platform, x.op, x.role, x.channel, x.thread_ts, x.target_ts, x.window_id, x.event_key,
+         x.after_key, x.text, x.blocks,
+         CASE WHEN EXISTS (SELECT 1 FROM ${this.s}.chat_inbox i
+                           WHERE i.key = x.after_key AND i.status IN ('pending', 'processing'))
+              THEN 'held' ELSE 'pending' END
+       FROM jsonb_to_recordset($1::jsonb) AS x(key text, platform text, op text, role text,
+         channel text, thread_ts text, target_ts text, window_id text, event_key text, after_key text, text text,
+         blocks jsonb, n integer)
+       ORDER BY x.n
+       ON CONFLICT (key) DO NOTHING`,
+      [outboxJson(messages)],
+    );
+  }
+
+  /**
+   * Claims the next message of each channel: the first in order among those ready (pending, or held by a
+   * command that is no longer being handled), if it is due and not claimed. A channel's messages thus go out
+   * one at a time, in order, across all servers.
+   */
+  async claimOutbox(node: string, leaseMs: number, limit: number): Promise<OutboxRow[]> {
+    // The claim plans and runs a few milliseconds even on an empty queue; on the embedded database that holds
+    // the only connection (and the event loop), so look first, through the partial index.
+    const open = await this.db.query(
+      `SELECT 1 FROM ${this.s}.chat_outbox WHERE status IN ('pending', 'held') LIMIT 1`,
+    );
+    if (open.length === 0) return [];
+    const rows = await this.db.query<OutboxDbRow>(
+      `WITH ready AS (
+         SELECT x.id, x.channel, x.seq, x.next_at, x.locked_until FROM ${this.s}.chat_outbox x
+         WHERE x.status = 'pending'
+            OR (x.status = 'held' AND NOT EXISTS (SELECT 1 FROM ${this.s}.chat_inbox i
+                  WHERE i.key = x.after_key AND i.status IN ('pending', 'processing')))),
+       heads AS (SELECT DISTINCT ON (channel) id, next_at, locked_until FROM ready ORDER BY channel, seq)
+       UPDATE ${this.s}.chat_outbox o
+       SET locked_by = $1, locked_until = clock_timestamp() + $2 * interval '1 millisecond'
+       FROM (SELECT y.id FROM heads h JOIN ${this.s}.chat_outbox y ON y.id = h.id
+             WHERE h.next_at <= clock_timestamp() AND (h.locked_until IS NULL OR h.locked_until < clock_timestamp())
+             ORDER BY y.seq LIMIT $3 FOR UPDATE OF y SKIP LOCKED) c
+       WHERE o.id = c.id
+       RETURNING o.*`,
+      [node, leaseMs, limit],
+    );
+    return rows.map(toOutbox);
+  }
+
+  /** About to call the platform: from now until an answer, the outcome is unknown. */
+  async markAttempt(id: number): Promise<void> {
+    await this.db.query(
+      `UPDATE ${this.s}.chat_outbox SET attempts = attempts + 1, uncertain = true WHERE id = $1`,
+      [id],
+    );
+  }
+
+  async markSent(id: number, ts: string | null): Promise<void> {
+    await this.db.query(
+      `UPDATE ${this.s}.chat_outbox
+       SET status = 'posted', ts = $2, uncertain = false, done_at = clock_timestamp(), locked_by = NULL,
+           locked_until = NULL, error = NULL
+       WHERE id = $1`,
+      [id, ts],
+    );
+  }
+
+  /** Try again after `delayMs`; `certain`: the platform did not carry out the last attempt. */
+  async markRetry(id: number, delayMs: number, certain: boolean, error: string): Promise<void> {
+    await this.db.query(
+      `UPDATE ${this.s}.chat_outbox
+       SET next_at = clock_timestamp() + $2 * interval '1 millisecond',
+           uncertain = CASE WHEN $3 THEN false ELSE uncertain END,
+           locked_by = NULL, locked_until = NULL, error = $4
+       WHERE id = $1`,
+      [id, delayMs, certain, error],
+    );
+  }
+
+  async markFailed(id: number, error: string): Promise<void> {
+    await this.db.query(
+      `UPDATE ${this.s}.chat_outbox
+       SET status = 'failed', done_at = clock_timestamp(), locked_by = NULL, locked_until = NULL, error = $2
+       WHERE id = $1`,
+      [id, error],
+    );
+  }
+
+  /** Puts a message at the back of its channel's queue (it must wait for one queued after it). */
+  async requeue(id: number): Promise<void> {
+    await this.db.query(
+      `UPDATE ${this.s}.chat_outbox
+       SET seq = nextval(pg_get_serial_sequence('${this.s}.chat_outbox', 'seq')), status = 'pending',
+           locked_by = NULL, locked_until = NULL
+       WHERE id = $1`,
+      [id],
+    );
+  }
+
+  /** The plan message of a window: whether it is posted yet, and its ts. */
+  async planMessage(
+    windowId: string,
+  ): Promise<{ status: string; ts: string | null; channel: string } | null> {
+    const rows = await this.db.query<{ status: string; ts: string | null; channel: string }>(
+      `SELECT status, ts, channel FROM ${this.s}.chat_outbox
+       WHERE window_id = $1 AND role = 'plan' ORDER BY id LIMIT 1`,
+      [windowId],
+    );
+    return rows[0] ?? null;
+  }
+
+  async listOutbox(options: { windowId?: string; limit?: number } = {}): Promise<OutboxRecord[]> {
+    const rows = await this.db.query<OutboxDbRow>(
+      `SELECT * FROM ${this.s}.chat_outbox WHERE ($1::text IS NULL OR window_id = $1) ORDER BY seq LIMIT $2`,
+      [options.windowId ?? null, options.limit ?? 500],
+    );
+    return rows.map((r) => ({ ...toOutbox(r), status: r.status, ts: r.ts, error: r.error }));
+  }
+
+  // ---- windows created from chat --------------------------------------------------------------------------------
+
+  /** The window a chat event created, if any (origin.chat.eventKey is unique). */
+  async windowIdForEvent(eventKey: string): Promise<string | null> {
+    const rows = await this.db.query<{ id: string }>(
+      `SELECT id FROM ${this.s}.windows WHERE origin #>> '{chat,eventKey}' = $1`,
+      [eventKey],
+    );
+    return rows[0]?.id ?? null;
+  }
+}
+
+interface InboxDbRow {
+  id: number;
+  key: string;
+  platform: string;
+  kind: InboxItem['kind'];
+  body: string;
+  retry_num: number | null;
+  attempts: number;
+  received_at: Date;
+  status: InboxRecord['status'];
+  error: string | null;
+}
+
+interface OutboxDbRow {
+  id: number;
+  key: string;
+  platform: string;
+  op: OutboxMessage['op'];
+  role: OutboxRole;
+  channel: string;
+  thread_ts: string | null;
+  target_ts: string | null;
+  window_id: string | null;
+  event_key: string | null;
+  after_key: string | null;
+  text: string;
+  blocks: unknown[] | null;
+  status: OutboxRecord['status'];
+  attempts: number;
+  uncertain: boolean;
+  ts: string | null;
+  created_at: Date;
+  error: string | null;
+}
+
+function toInbox(r: InboxDbRow): InboxRow {
+  return {
+    id: Number(r.id),
+    key: r.key,
+    platform: r.platform,
+    kind: r.kind,
+    body: r.body,
+    retryNum: r.retry_num,
+    attempts: r.attempts,
+    receivedAt: r.received_at,
+  };
+}
+
+function toOutbox(r: OutboxDbRow): OutboxRow {
+  return {
+    id: Number(r.id),
+    key: r.key,
+    platform: r.platform,
+    op: r.op,
+    role: r.role,
+    channel: r.channel,
+    threadTs: r.thread_ts,
+    targetTs: r.target_ts,
+    windowId: r.window_id,
+    eventKey: r.event_key,
+    afterKey: r.after_key,
+    text: r.text,
+    blocks: r.blocks,
+    attempts: r.attempts,
+    uncertain: r.uncertain,
+    createdAt: r.created_at,
+  };
+}
+
+function outboxJson(messages: OutboxMessage[]): string {
+  return JSON.stringify(
+    messages.map((m, n) => ({
+      n,
+      key: m.key,
+      platform: m.platform,
+      op: m.op,
+      role: m.role,
+      channel: m.channel,
+      thread_ts: m.threadTs ?? null,
+      target_ts: m.targetTs ?? null,
+      window_id: m.windowId ?? null,
+      event_key: m.eventKey ?? null,
+      after_key: m.afterKey ?? null,
+      text: m.text,
+      blocks: m.blocks ?? null,
+    })),
+  );
+}

@@ -1,0 +1,298 @@
+// One conformance suite for the schedule backends: the same behaviour on embedded PGlite and on the PostgreSQL
+// server. chronops runs in this process with a simulated AWS; requests go through the real HTTP API.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { readerIdentifier } from '../../src/capabilities/capacity/actions/aurora-replicas.ts';
+import { type Backend, backends, eventually, isoIn, type Running, runChronops } from '../support/harness.ts';
+
+async function scalableTarget(run: Running): Promise<{ min: number; max: number }> {
+  const out = (await run.simulator.send('Application Auto Scaling', 'DescribeScalableTargets', {
+    ServiceNamespace: 'ecs',
+    ResourceIds: ['service/shop/web'],
+    ScalableDimension: 'ecs:service:DesiredCount',
+  })) as { ScalableTargets: Array<{ MinCapacity: number; MaxCapacity: number }> };
+  const t = out.ScalableTargets[0]!;
+  return { min: t.MinCapacity, max: t.MaxCapacity };
+}
+
+async function readers(run: Running): Promise<string[]> {
+  const out = (await run.simulator.send('RDS', 'DescribeDBInstances', {
+    Filters: [{ Name: 'db-cluster-id', Values: ['shop-aurora'] }],
+  })) as { DBInstances: Array<{ DBInstanceIdentifier: string; DBInstanceStatus: string }> };
+  return out.DBInstances.filter((i) => i.DBInstanceStatus !== 'deleting')
+    .map((i) => i.DBInstanceIdentifier)
+    .sort();
+}
+
+async function post(run: Running, path: string, body?: unknown) {
+  const response = await run.app.request(path, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-chronops-actor': 'tester',
+      'x-chronops-source': 'test',
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: tests read JSON answers loosely
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+function mutatingCalls(run: Running) {
+  return run.calls.filter((c) => /^(Update|Register|Create|Delete)/.test(c.command));
+}
+
+for (const backend of backends) {
+  describe(`schedule backend: ${backend.name}`, () => {
+    let run: Running;
+    before(async () => {
+      if (backend.name === 'postgres') await assertPostgres(backend);
+    });
+    afterEach(async () => {
+      await run?.stopAll();
+    });
+
+    it('fires a window on time: ECS min raised, then restored to the stored baseline', async () => {
+      // Prepare
+      run = await runChronops(backend);
+      // Act
+      const created = await post(run, '/api/windows', {
+        name: '12345',
+        ecs: [{ resource: 'web', amount: 12 }],
+        timing: { mode: 'explicit', at: isoIn(1200), until: isoIn(2600) },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const id = created.body.window.id as string;
+      // Assess: scaled out, then back
+      await eventually(async () => (await scalableTarget(run)).min === 12, 8000, 'scale-out');
+      assert.deepEqual(await scalableTarget(run), { min: 12, max: 12 });
+      await eventually(async () => (await scalableTarget(run)).min === 2, 8000, 'scale-in');
+      assert.deepEqual(await scalableTarget(run), { min: 2, max: 10 });
+      const details = await eventually(async () => {
+        const d = await run.service.details(id);
+        return d.window.status === 'done' ? d : undefined;
+      });
+      assert.deepEqual(
+        details.transitions.map((t) => [t.kind, t.status]),
+        [
+          ['start', 'done'],
+          ['end', 'done'],
+        ],
+      );
+      assert.equal(details.executions.length, 2, 'one execution per transition');
+      assert.ok(
+        details.calls.some((c) => c.action === 'aws:Application Auto Scaling.RegisterScalableTarget'),
+      );
+      assert.ok(
+        details.calls.every((c) => c.executionId),
+        'every cloud call is tied to its execution',
+      );
+      assert.equal(await run.store.baselines.get('web'), null, 'baseline cleared once restored');
+    });
+
+    it('refuses bad input with the field named, storing nothing', async () => {
+      run = await runChronops(backend);
+      const cases: Array<[unknown, number, RegExp]> = [
+        [
+          {
+            ecs: [{ resource: 'web', amount: 5 }],
+            timing: { mode: 'explicit', at: isoIn(-60_000), until: isoIn(60_000) },
+          },
+          400,
+          /past/,
+        ],
+        [
+          {
+            ecs: [{ resource: 'nope', amount: 5 }],
+            timing: { mode: 'explicit', at: isoIn(60_000), until: isoIn(120_000) },
+          },
+          400,
+          /unknown resource/,
+        ],
+        [
+          {
+            ecs: [{ resource: 'web', amount: 99 }],
+            timing: { mode: 'explicit', at: isoIn(60_000), until: isoIn(120_000) },
+          },
+          400,
+          /20/,
+        ],
+        [
+          {
+            ecs: [{ resource: 'web', amount: 5 }],
+            timing: { mode: 'explicit', at: isoIn(120_000), until: isoIn(60_000) },
+          },
+          400,
+          /until/,
+        ],
+        [{ ecs: [{ resource: 'web', amount: 5 }], timing: { mode: 'sometime' } }, 400, /timing/],
+        [
+          {
+            ecs: [{ resource: 'web', amount: 5 }],
+            timing: { mode: 'auto', open: isoIn(3_600_000) },
+            extra: 1,
+          },
+          400,
+          /extra/,
+        ],
+      ];
+      for (const [body, status, message] of cases) {
+        const response = await post(run, '/api/windows', body);
+        assert.equal(response.status, status, JSON.stringify(body));
+        assert.match(response.body.error.message, message);
+      }
+      const malformed = await run.app.request('/api/windows', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"ecs": [',
+      });
+      assert.equal(malformed.status, 400);
+      assert.deepEqual(await run.store.listWindows({}), []);
+      assert.equal(await run.store.countPendingTransitions(), 0);
+      const refusals = await run.store.listAudit({ action: 'window.create' });
+      assert.equal(refusals.length, 4, 'each refused create that reached the service is audited');
+      assert.ok(refusals.every((r) => r.outcome === 'refused' && r.actor === 'tester'));
+    });
+
+    it('cancel before the start: nothing happens on AWS', async () => {
+      run = await runChronops(backend);
+      const created = await post(run, '/api/windows', {
+        ecs: [{ resource: 'web', amount: 8 }],
+        aurora: [{ resource: 'shop-db', amount: 2 }],
+        timing: { mode: 'explicit', at: isoIn(1500), until: isoIn(3000) },
+      });
+      const cancelled = await post(run, `/api/windows/${created.body.window.id}/cancel`);
+      assert.equal(cancelled.status, 200);
+      assert.equal(cancelled.body.window.status, 'cancelled');
+      await new Promise((r) => setTimeout(r, 3500));
+      assert.deepEqual(mutatingCalls(run), []);
+      assert.deepEqual(await scalableTarget(run), { min: 2, max: 10 });
+      const again = await post(run, `/api/windows/${created.body.window.id}/cancel`);
+      assert.equal(again.status, 409);
+      const missing = await post(run, '/api/windows/zzzzzzzz/cancel');
+      assert.equal(missing.status, 404);
+    });
+
+    it('cancel during: the resource goes back to what the plan says without that window', async () => {
+      run = await runChronops(backend);
+      // Prepare: a long window at 6 tasks and a shorter one at 12 inside it
+      const a = await post(run, '/api/windows', {
+        ecs: [{ resource: 'web', amount: 6 }],
+        timing: { mode: 'explicit', at: isoIn(800), until: isoIn(60_000) },
+      });
+      const b = await post(run, '/api/windows', {
+        ecs: [{ resource: 'web', amount: 12 }],
+        timing: { mode: 'explicit', at: isoIn(800), until: isoIn(60_000) },
+      });
+      await eventually(async () => (await scalableTarget(run)).min === 12, 8000, 'scale-out to 12');
+      // Act
+      assert.equal((await post(run, `/api/windows/${b.body.window.id}/cancel`)).status, 200);
+      // Assess: down to a's 6, not to the baseline
+      await eventually(async () => (await scalableTarget(run)).min === 6, 15_000, 'back to 6');
+      assert.equal((await post(run, `/api/windows/${a.body.window.id}/cancel`)).status, 200);
+      await eventually(async () => (await scalableTarget(run)).min === 2, 15_000, 'back to baseline');
+      assert.deepEqual(await scalableTarget(run), { min: 2, max: 10 });
+    });
+
+    it('overlapping windows: the end of the first does not remove readers the second still needs', async () => {
+      run = await runChronops(backend);
+      // Prepare: a [0.8 s, 2.5 s) and b [1.5 s, 4.5 s), both +2 readers
+      await post(run, '/api/windows', {
+        name: 'first',
+        aurora: [{ resource: 'shop-db', amount: 2 }],
+        timing: { mode: 'explicit', at: isoIn(800), until: isoIn(2500) },
+      });
+      await post(run, '/api/windows', {
+        name: 'second',
+        aurora: [{ resource: 'shop-db', amount: 2 }],
+        timing: { mode: 'explicit', at: isoIn(1500), until: isoIn(4500) },
+      });
+      await eventually(async () => (await readers(run)).length === 4, 8000, '2 extra readers');
+      const during = await readers(run);
+      // Act: wait past the end of the first window
+      await new Promise((r) => setTimeout(r, 2500));
+      // Assess: still the same two extra readers (none deleted, none created)
+      assert.deepEqual(await readers(run), during);
+      assert.equal(mutatingCalls(run).filter((c) => c.command === 'DeleteDBInstance').length, 0);
+      await eventually(
+        async () => (await readers(run)).length === 2,
+        8000,
+        'readers removed after the second',
+      );
+      assert.deepEqual(
+        await readers(run),
+        ['shop-aurora-1', 'shop-aurora-2'],
+        'writer and unmanaged reader untouched',
+      );
+    });
+
+    it('follows a new reader until available and records its time to ready', async () => {
+      run = await runChronops(backend);
+      const seen: number[] = [];
+      run.events.on('reader.available', (e) => seen.push(e.timeToReadyMs));
+      await post(run, '/api/windows', {
+        aurora: [{ amount: 1 }],
+        timing: { mode: 'explicit', at: isoIn(500), until: isoIn(30_000) },
+      });
+      const reader = await eventually(
+        async () => (await run.store.listReaders()).find((r) => r.status === 'available'),
+        12_000,
+        'reader available',
+      );
+      assert.ok(reader.availableAt! > reader.requestedAt);
+      assert.equal(seen.length, 1);
+      assert.ok(seen[0]! >= 1500, `time to ready ${seen[0]} ms reflects the simulated creation time`);
+    });
+
+    it('follows a reader that an earlier firing created but never recorded (a crash in between)', async () => {
+      run = await runChronops(backend);
+      const seen: string[] = [];
+      run.events.on('reader.available', (e) => seen.push(e.reader.instanceId));
+      const created = await post(run, '/api/windows', {
+        aurora: [{ amount: 1 }],
+        timing: { mode: 'explicit', at: isoIn(1000), until: isoIn(30_000) },
+      });
+      // Prepare: the reader this window asks for is already being created, as a process killed right after its
+      // CreateDBInstance call leaves it (the call made, its outcome not recorded)
+      const windowId: string = created.body.window.id;
+      const instanceId = readerIdentifier(windowId, 1);
+      await run.simulator.send('RDS', 'CreateDBInstance', {
+        DBInstanceIdentifier: instanceId,
+        DBClusterIdentifier: 'shop-aurora',
+        DBInstanceClass: 'db.r6g.large',
+        Engine: 'aurora-mysql',
+        PromotionTier: 15,
+        Tags: [
+          { Key: 'chronops:managed', Value: 'true' },
+          { Key: 'chronops:window', Value: windowId },
+        ],
+      });
+      // Act: the window fires; its converge finds the reader on its way and creates nothing
+      const reader = await eventually(
+        async () => (await run.store.listReaders()).find((r) => r.status === 'available'),
+        12_000,
+        'the reader followed until available',
+      );
+      // Assess
+      assert.equal(reader.instanceId, instanceId);
+      assert.equal(reader.windowId, windowId);
+      assert.deepEqual(seen, [instanceId]);
+      assert.equal(mutatingCalls(run).filter((c) => c.command === 'CreateDBInstance').length, 0);
+    });
+  });
+}
+
+async function assertPostgres(backend: Backend) {
+  const { db, drop } = await backend.open();
+  try {
+    await db.query('SELECT 1');
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL on 127.0.0.1:5432 is part of the test suite and is not reachable: ${(error as Error).message}`,
+    );
+  } finally {
+    await drop();
+  }
+}
+
+after(() => {});
