@@ -26,6 +26,7 @@ import { Engine } from '../timers/engine.ts';
 import { ConsoleChat } from '../web/console.ts';
 import { LiveFeed } from '../web/live.ts';
 import { createWeb } from '../web/routes.ts';
+import { migrationModules } from './modules.ts';
 
 export interface ChronopsOptions {
   logger?: Logger;
@@ -101,7 +102,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       : await PgliteDb.open(config.database.dataDir));
   const cleanups: Array<() => Promise<void>> = [];
   try {
-    await migrate(db, schema);
+    await migrate(db, schema, migrationModules);
     const store = new Store(db, schema);
     const boss = await startBoss(db, schema);
     cleanups.push(() => boss.stop({ graceful: true, timeout: 5000 }));

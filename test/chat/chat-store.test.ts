@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ChatStore } from '../../src/chat/chat-store.ts';
+import { migrationModules } from '../../src/hosts/modules.ts';
 import { migrate } from '../../src/store/migrations.ts';
 import { PgliteDb } from '../../src/store/pglite-db.ts';
 import { type Backend, backends } from '../support/harness.ts';
@@ -13,7 +14,7 @@ describe('ChatStore.prune', () => {
 
   before(async () => {
     db = await PgliteDb.open('memory');
-    await migrate(db, 'chronops');
+    await migrate(db, 'chronops', migrationModules);
     store = new ChatStore(db, 'chronops');
   });
   after(async () => {
@@ -78,7 +79,7 @@ for (const backend of backends)
 
     before(async () => {
       opened = await backend.open();
-      await migrate(opened.db, opened.schema);
+      await migrate(opened.db, opened.schema, migrationModules);
       // Count the batches the embedded database took by COPY (its cheaper way in)
       const copy = opened.db.copyCsv?.bind(opened.db);
       if (copy) {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { SlackTransport } from '../../src/chat/channels/slack/transport.ts';
 import { ChatStore, type OutboxMessage } from '../../src/chat/chat-store.ts';
+import { migrationModules } from '../../src/hosts/modules.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
 import { OutboxSender } from '../../src/notify/outbox.ts';
 import { migrate } from '../../src/store/migrations.ts';
@@ -25,7 +26,7 @@ describe('OutboxSender with the Slack transport', () => {
   before(async () => {
     fake = await new FakeSlack().start();
     db = await PgliteDb.open('memory');
-    await migrate(db, 'chronops');
+    await migrate(db, 'chronops', migrationModules);
     store = new ChatStore(db, 'chronops');
     transport = new SlackTransport({ token: BOT_TOKEN, apiUrl: fake.url, logger, readRetries: 0 });
   });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Store } from '../../../src/capabilities/capacity/store.ts';
+import { migrationModules } from '../../../src/hosts/modules.ts';
 import { migrate } from '../../../src/store/migrations.ts';
 import { PgliteDb } from '../../../src/store/pglite-db.ts';
 
@@ -14,7 +15,7 @@ describe('Store.cancelWindow', () => {
 
   before(async () => {
     db = await PgliteDb.open('memory');
-    await migrate(db, 'chronops');
+    await migrate(db, 'chronops', migrationModules);
     store = new Store(db, 'chronops');
   });
   after(async () => {
