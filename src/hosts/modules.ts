@@ -1,7 +1,18 @@
-// The modules a chronops server runs, in the order their tables are created. Each shared mechanism and each
-// capability brings its own migration steps; the host lists them here.
+// The modules a chronops server runs. Each shared mechanism and each capability brings its own migration steps;
+// each capability beside capacity windows is ONE line in `capabilities` (capacity windows is created by the host
+// directly, because the doors — HTTP API, chat, page — use its service).
 import { capacityMigrations } from '../capabilities/capacity/migrations.ts';
 import { chatMigrations } from '../chat/migrations.ts';
 import type { MigrationModule } from '../store/migrations.ts';
+import { timersMigrations } from '../timers/migrations.ts';
+import type { CapabilityModule } from './capability.ts';
 
-export const migrationModules: readonly MigrationModule[] = [capacityMigrations, chatMigrations];
+export const capabilities: readonly CapabilityModule[] = [];
+
+/** In the order their tables are created. */
+export const migrationModules: readonly MigrationModule[] = [
+  timersMigrations,
+  capacityMigrations,
+  chatMigrations,
+  ...capabilities.flatMap((c) => (c.migrations ? [c.migrations] : [])),
+];

@@ -6,10 +6,9 @@ import type { PgBoss } from 'pg-boss';
 import { createApi } from '../api/app.ts';
 import { AwsGateway } from '../aws/gateway.ts';
 import { AwsSimulator } from '../aws/simulator.ts';
-import { AuroraReplicaAction } from '../capabilities/capacity/actions/aurora-replicas.ts';
-import { EcsCapacityAction } from '../capabilities/capacity/actions/ecs-capacity.ts';
-import { CapacityService } from '../capabilities/capacity/service.ts';
-import { Store } from '../capabilities/capacity/store.ts';
+import { type CapacityCapability, capacityModule } from '../capabilities/capacity/capability.ts';
+import type { CapacityService } from '../capabilities/capacity/service.ts';
+import type { Store } from '../capabilities/capacity/store.ts';
 import type { ChatTransport } from '../chat/port.ts';
 import { type Chat, createChat } from '../chat/wiring.ts';
 import type { Config } from '../kernel/config.ts';
@@ -22,11 +21,12 @@ import { migrate } from '../store/migrations.ts';
 import { PgliteDb } from '../store/pglite-db.ts';
 import { PostgresDb } from '../store/postgres-db.ts';
 import { startBoss } from '../timers/boss.ts';
-import { Engine } from '../timers/engine.ts';
+import { Timers } from '../timers/timers.ts';
 import { ConsoleChat } from '../web/console.ts';
 import { LiveFeed } from '../web/live.ts';
 import { createWeb } from '../web/routes.ts';
-import { migrationModules } from './modules.ts';
+import type { Capability, HostContext } from './capability.ts';
+import { capabilities, migrationModules } from './modules.ts';
 
 export interface ChronopsOptions {
   logger?: Logger;
@@ -38,7 +38,7 @@ export interface ChronopsOptions {
   db?: Db;
   /** Replace the AWS gateway (tests). */
   gateway?: AwsGateway;
-  /** Engine tuning for tests. */
+  /** Timer loop and workers' poll interval, for tests. */
   pollMs?: number;
   /** Replace the Slack Web API client (tests). */
   slackTransport?: ChatTransport;
@@ -46,7 +46,7 @@ export interface ChronopsOptions {
   slackWorker?: boolean;
 }
 
-/** A running chronops: the HTTP app, the engine and everything they stand on. */
+/** A running chronops: the HTTP app, the timer loop, the capabilities and everything they stand on. */
 export interface Chronops {
   app: Hono;
   url: string;
@@ -54,7 +54,8 @@ export interface Chronops {
   db: Db;
   store: Store;
   boss: PgBoss;
-  engine: Engine;
+  timers: Timers;
+  capacity: CapacityCapability;
   service: CapacityService;
   events: EventBus;
   metrics: Metrics;
@@ -103,12 +104,20 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
   const cleanups: Array<() => Promise<void>> = [];
   try {
     await migrate(db, schema, migrationModules);
-    const store = new Store(db, schema);
     const boss = await startBoss(db, schema);
     cleanups.push(() => boss.stop({ graceful: true, timeout: 5000 }));
     boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
     const events = new EventBus();
     const metrics = new Metrics({ defaultMetrics: true });
+    const timers = new Timers({
+      db,
+      boss,
+      schema,
+      node,
+      logger,
+      ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+    });
+    let capacity: CapacityCapability | undefined;
     const gateway =
       options.gateway ??
       new AwsGateway({
@@ -121,36 +130,28 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
               command: call.command,
               outcome: call.dryRun ? 'dry-run' : call.ok ? 'ok' : 'error',
             });
-            await engine.recordCloudCall(call, executionId);
+            await capacity?.converger.recordCloudCall(call, executionId);
           },
         },
       });
-    const engine = new Engine({
-      store,
-      boss,
+    const host: HostContext = {
+      config,
+      db,
+      schema,
       node,
-      resources: config.resources,
-      actions: {
-        ecs: new EcsCapacityAction({ gateway, baselines: store.baselines }),
-        aurora: new AuroraReplicaAction({ gateway }),
-      },
+      timers,
+      aws: gateway,
       events,
       metrics,
       logger,
-      dryRun: config.dryRun,
-      graceMs: config.graceMinutes * 60_000,
-      readers: config.replicas,
-      pollMs: options.pollMs,
-      // PGlite is one connection in this thread: more workers only queue behind each other.
-      workers: db.kind === 'postgres' ? 4 : 1,
-    });
-    const service = new CapacityService({
-      store,
-      config,
-      events,
-      metrics,
-      onScheduleChanged: (due) => (due ? engine.noteDue(due) : engine.wake()),
-    });
+      ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+    };
+    capacity = await capacityModule.create(host);
+    const { store, service } = capacity;
+    const others: Array<{ name: string; capability: Capability }> = [];
+    for (const m of capabilities) others.push({ name: m.name, capability: await m.create(host) });
+    const running: Capability[] = [capacity, ...others.map((o) => o.capability)];
+    for (const c of running) for (const handler of c.timers ?? []) timers.handle(handler);
     const app = createApi({
       service,
       store,
@@ -202,8 +203,13 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     consoleChat.start();
     cleanups.unshift(() => consoleChat.stop());
     app.route('/', createWeb({ store, config, feed, token, console: consoleChat }));
-    await engine.start();
-    cleanups.unshift(() => engine.stop());
+    for (const o of others) if (o.capability.api) app.route(`/api/${o.name}`, o.capability.api);
+    await timers.start();
+    cleanups.unshift(() => timers.stop());
+    for (const c of running) {
+      await c.start?.();
+      if (c.stop) cleanups.unshift(() => c.stop!());
+    }
     let url = '';
     if (options.listen !== false) {
       const server = await listen(app, config.server.host, config.server.port, chat.nodeHandler);
@@ -223,7 +229,8 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       db,
       store,
       boss,
-      engine,
+      timers,
+      capacity,
       service,
       events,
       metrics,

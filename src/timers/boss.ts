@@ -3,17 +3,15 @@ import type { Db } from '../store/db.ts';
 import { PgliteDb } from '../store/pglite-db.ts';
 import { PostgresDb } from '../store/postgres-db.ts';
 
-export const Queues = {
-  /** One job per fired transition: converge its resource to the plan. */
-  transition: 'chronops-transition',
-  /** Follow a reader chronops created until it is available (one check per job, re-sent while creating). */
-  reader: 'chronops-reader',
-} as const;
+/**
+ * The one queue of the timer loop: one job per (kind, key) whose rows fell due (see timers.ts). Retry options
+ * are set per job from the kind's handler.
+ */
+export const TIMER_QUEUE = 'chronops-timers';
 
 /**
  * pg-boss on the same database as chronops' tables: PGlite through pg-boss's PGlite adapter (embedded), or its
- * own pool on the PostgreSQL server. Queues notify their workers on insert (LISTEN/NOTIFY), so a fired
- * transition starts at once instead of at the next poll.
+ * own pool on the PostgreSQL server.
  */
 export async function startBoss(
   db: Db,
@@ -43,23 +41,15 @@ export async function startBoss(
     // Reported by the owner through its own listener; an unhandled 'error' event would end the process.
   });
   await boss.start();
-  // expireInSeconds: a worker that died (kill -9) mid-transition leaves its job active; after this long it
-  // is retried, and the retry finds the transition's state and converges again (idempotent).
-  // stately with the resource as singleton key: at most one job waiting and one running per resource.
-  await boss.createQueue(Queues.transition, {
-    policy: 'stately',
+  // Standard policy: the timer loop itself keeps a key to one job at a time (timer_keys), so pg-boss needs no
+  // singleton policy; `stately` emptied whole fetches whenever one key was busy (issue 11).
+  await boss.createQueue(TIMER_QUEUE, {
     notify: true,
     retryLimit: 5,
     retryDelay: 5,
     retryBackoff: true,
     retryDelayMax: 120,
-    expireInSeconds: 120,
-  });
-  await boss.createQueue(Queues.reader, {
-    notify: false,
-    retryLimit: 10,
-    retryDelay: 10,
-    expireInSeconds: 120,
+    expireInSeconds: 900,
   });
   return boss;
 }

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { CloudCall } from '../../aws/gateway.ts';
 import { ConflictError, NotFoundError } from '../../kernel/errors.ts';
 import type { Db, DbTx } from '../../store/db.ts';
+import type { FiredTimer, Queryable } from '../../timers/port.ts';
+import { TimerRows } from '../../timers/rows.ts';
 import type {
   CapacityWindow,
   Hold,
@@ -75,7 +77,16 @@ export type ExecutionResult =
       changed: boolean;
       details?: Record<string, unknown>;
     }
-  | { status: 'failed'; target: number | null; error: string };
+  | { status: 'failed'; target: number | null; error: string; final?: boolean };
+
+export interface RecordedExecution {
+  /** The transitions it finished, its own first. */
+  finished: Transition[];
+  /** Transitions of the resource still fired or failed after it. */
+  remaining: number;
+  /** Another server took the work over: nothing was recorded. */
+  lost: boolean;
+}
 
 export interface NewTransition {
   resource: string;
@@ -89,6 +100,9 @@ export interface FiredTransition extends Transition {
 }
 
 const windowCols = `id, name, status, dry_run, created_by, created_at, cancelled_at, origin`;
+
+/** The timer kinds of capacity windows: converge a resource (key: its name), follow a new reader (key: its id). */
+export const TimerKinds = { converge: 'capacity.converge', reader: 'capacity.reader' } as const;
 const transitionCols = `id, window_id, resource, kind, due_at, status, dry_run, fired_at, finished_at, error, covered_by`;
 
 /**
@@ -98,10 +112,13 @@ const transitionCols = `id, window_id, resource, kind, due_at, status, dry_run, 
 export class Store {
   readonly db: Db;
   readonly schema: string;
+  /** Each pending transition has a due row in the timer loop's table, with the same id, keyed by resource. */
+  private readonly timers: TimerRows;
 
   constructor(db: Db, schema = 'chronops') {
     this.db = db;
     this.schema = schema;
+    this.timers = new TimerRows(schema);
   }
 
   private get s(): string {
@@ -124,7 +141,7 @@ export class Store {
    * Stores several windows with their holds, transitions and audit records in ONE statement (data-modifying
    * CTEs over JSON arrays): atomic, and one round trip whatever the count. Concurrent creations are grouped
    * into one call (see CapacityService), which is what makes thousands of windows a second possible on the
-   * single-connection embedded database.
+   * single-connection embedded database. Each transition's due row for the timer loop is in the same statement.
    */
   async createWindows(
     items: Array<{ window: CapacityWindow; transitions: NewTransition[]; audit: AuditEntry }>,
@@ -193,9 +210,16 @@ export class Store {
        a AS (
          INSERT INTO ${this.s}.audit (actor, source, action, target, outcome, details)
          SELECT x.actor, x.source, x.action, x.target, x.outcome, x.details
-         FROM jsonb_to_recordset($4::jsonb) AS x(actor text, source text, action text, target text, outcome text, details jsonb))
+         FROM jsonb_to_recordset($4::jsonb) AS x(actor text, source text, action text, target text, outcome text, details jsonb)),
+       d AS (${this.timers.insertCte('$5')})
        SELECT count(*) FROM w`,
-      [JSON.stringify(windows), JSON.stringify(holds), JSON.stringify(transitions), JSON.stringify(audits)],
+      [
+        JSON.stringify(windows),
+        JSON.stringify(holds),
+        JSON.stringify(transitions),
+        JSON.stringify(audits),
+        this.timers.json(created.flat().map(dueRow)),
+      ],
     );
     return created;
   }
@@ -260,10 +284,14 @@ export class Store {
         `UPDATE ${this.s}.windows SET status = 'cancelled', cancelled_at = now() WHERE id = $1`,
         [id],
       );
-      await tx.query(
-        `UPDATE ${this.s}.transitions SET status = 'cancelled', finished_at = now() WHERE window_id = $1 AND status = 'pending'`,
+      const cancelled = await tx.query<{ id: string }>(
+        `UPDATE ${this.s}.transitions SET status = 'cancelled', finished_at = now() WHERE window_id = $1 AND status = 'pending'
+         RETURNING id`,
         [id],
       );
+      if (cancelled.length > 0) {
+        await this.timers.cancel(tx, { kind: TimerKinds.converge, ids: cancelled.map((t) => t.id) });
+      }
       // Resources that may hold capacity for this window now: where its start has fired, and where its hold
       // has begun even if its start is still waiting to be claimed (a converge of the resource for another
       // window reads every hold that has begun, so it may already have applied this one).
@@ -292,6 +320,7 @@ export class Store {
         );
         created.push(t);
       }
+      await this.timers.schedule(tx, created.map(dueRow));
       await this.insertAudit(tx, { ...audit, target: id });
       return created;
     });
@@ -330,63 +359,75 @@ export class Store {
 
   // ---- transitions ---------------------------------------------------------------------------------------
 
-  async nextDueAt(): Promise<Date | null> {
-    const rows = await this.db.query<{ due: Date | null }>(
-      `SELECT min(due_at) AS due FROM ${this.s}.transitions WHERE status = 'pending'`,
+  /**
+   * The timer loop claimed these transitions' due rows (one server, once): each becomes fired, or — a start later
+   * than `graceMs` (the server was down) — missed, its hold then no longer counting in the plan. Runs in the
+   * claim's transaction.
+   */
+  async fireTransitions(
+    tx: Queryable,
+    timers: readonly FiredTimer[],
+    node: string,
+    graceMs: number,
+  ): Promise<{ fired: FiredTransition[]; missed: FiredTransition[] }> {
+    if (timers.length === 0) return { fired: [], missed: [] };
+    const rows = await tx.query<TransitionRow & { lateness_ms: number }>(
+      `UPDATE ${this.s}.transitions t
+       SET status = CASE WHEN t.kind = 'start' AND x.fired_at - t.due_at > $2 * interval '1 millisecond'
+                         THEN 'missed' ELSE 'fired' END,
+           fired_at = x.fired_at, fired_by = $1
+       FROM jsonb_to_recordset($3::jsonb) AS x(id uuid, fired_at timestamptz)
+       WHERE t.id = x.id AND t.status = 'pending'
+       RETURNING t.id, t.window_id, t.resource, t.kind, t.due_at, t.status, t.dry_run, t.fired_at, t.finished_at,
+                 t.error, t.covered_by, (extract(epoch FROM (t.fired_at - t.due_at)) * 1000)::float8 AS lateness_ms`,
+      [node, graceMs, JSON.stringify(timers.map((t) => ({ id: t.id, fired_at: t.firedAt.toISOString() })))],
     );
-    return rows[0]?.due ?? null;
+    const all = rows.map((r) => ({ ...toTransition(r), latenessMs: r.lateness_ms }));
+    const fired = all.filter((t) => t.status === 'fired');
+    const missed = all.filter((t) => t.status === 'missed');
+    for (const t of missed) {
+      await tx.query(`UPDATE ${this.s}.holds SET missed = true WHERE window_id = $1 AND resource = $2`, [
+        t.windowId,
+        t.resource,
+      ]);
+      await tx.query(`UPDATE ${this.s}.transitions SET finished_at = now(), error = $2 WHERE id = $1`, [
+        t.id,
+        `missed: due ${t.dueAt.toISOString()}, ${Math.round(t.latenessMs / 1000)} s late (grace ${Math.round(graceMs / 1000)} s)`,
+      ]);
+      await this.insertAudit(tx, {
+        actor: node,
+        source: 'scheduler',
+        action: 'transition.missed',
+        target: t.id,
+        outcome: 'missed',
+        details: { window: t.windowId, resource: t.resource, dueAt: t.dueAt, latenessMs: t.latenessMs },
+      });
+    }
+    return { fired, missed };
   }
 
   /**
-   * Claims every pending transition that is due (database time), at most `limit`, exactly once across all
-   * servers (SKIP LOCKED). A start transition later than `graceMs` is missed: its hold no longer counts in the
-   * plan. `enqueue` runs in the same transaction, so a claimed transition always has its job.
+   * Due rows for transitions that have none: pending ones, and resources with fired transitions but no due row
+   * pending or running (a database from before the timer loop, whose jobs were in another queue). Idempotent.
    */
-  async claimDue(
-    node: string,
-    graceMs: number,
-    limit: number,
-    enqueue: (tx: DbTx, fired: FiredTransition[]) => Promise<void>,
-  ): Promise<{ fired: FiredTransition[]; missed: FiredTransition[] }> {
-    return this.db.transaction(async (tx) => {
-      const rows = await tx.query<TransitionRow & { lateness_ms: number }>(
-        `UPDATE ${this.s}.transitions t
-         SET status = CASE WHEN t.kind = 'start' AND clock_timestamp() - t.due_at > $2 * interval '1 millisecond'
-                           THEN 'missed' ELSE 'fired' END,
-             fired_at = clock_timestamp(), fired_by = $1
-         FROM (SELECT id FROM ${this.s}.transitions
-               -- statement_timestamp(), not clock_timestamp(): a stable value the index on due_at can use
-               WHERE status = 'pending' AND due_at <= statement_timestamp()
-               ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
-         WHERE t.id = due.id
-         RETURNING t.id, t.window_id, t.resource, t.kind, t.due_at, t.status, t.dry_run, t.fired_at, t.finished_at,
-                   t.error, t.covered_by, (extract(epoch FROM (t.fired_at - t.due_at)) * 1000)::float8 AS lateness_ms`,
-        [node, graceMs, limit],
-      );
-      const all = rows.map((r) => ({ ...toTransition(r), latenessMs: r.lateness_ms }));
-      const fired = all.filter((t) => t.status === 'fired');
-      const missed = all.filter((t) => t.status === 'missed');
-      for (const t of missed) {
-        await tx.query(`UPDATE ${this.s}.holds SET missed = true WHERE window_id = $1 AND resource = $2`, [
-          t.windowId,
-          t.resource,
-        ]);
-        await tx.query(`UPDATE ${this.s}.transitions SET finished_at = now(), error = $2 WHERE id = $1`, [
-          t.id,
-          `missed: due ${t.dueAt.toISOString()}, ${Math.round(t.latenessMs / 1000)} s late (grace ${Math.round(graceMs / 1000)} s)`,
-        ]);
-        await this.insertAudit(tx, {
-          actor: node,
-          source: 'scheduler',
-          action: 'transition.missed',
-          target: t.id,
-          outcome: 'missed',
-          details: { window: t.windowId, resource: t.resource, dueAt: t.dueAt, latenessMs: t.latenessMs },
-        });
-      }
-      if (fired.length > 0) await enqueue(tx, fired);
-      return { fired, missed };
-    });
+  async scheduleOrphans(): Promise<number> {
+    const rows = await this.db.query<{ n: number }>(
+      `WITH p AS (
+         INSERT INTO ${this.s}.timers (id, kind, key, due_at, payload)
+         SELECT t.id, $1, t.resource, t.due_at, '{}'::jsonb FROM ${this.s}.transitions t
+         WHERE t.status = 'pending' AND NOT EXISTS (SELECT 1 FROM ${this.s}.timers x WHERE x.id = t.id)
+         ON CONFLICT DO NOTHING RETURNING 1),
+       f AS (
+         INSERT INTO ${this.s}.timers (id, kind, key, due_at, payload, dedupe)
+         SELECT gen_random_uuid(), $1, r.resource, now(), '{}'::jsonb, 'orphan:' || r.first
+         FROM (SELECT resource, min(id::text) AS first FROM ${this.s}.transitions WHERE status = 'fired' GROUP BY resource) r
+         WHERE NOT EXISTS (SELECT 1 FROM ${this.s}.timers x
+                           WHERE x.kind = $1 AND x.key = r.resource AND x.status IN ('pending', 'fired'))
+         ON CONFLICT DO NOTHING RETURNING 1)
+       SELECT (SELECT count(*) FROM p)::int + (SELECT count(*) FROM f)::int AS n`,
+      [TimerKinds.converge],
+    );
+    return rows[0]?.n ?? 0;
   }
 
   async getTransition(id: string): Promise<Transition> {
@@ -483,20 +524,10 @@ export class Store {
   async recordExecution(
     e: ExecutionRecord,
     result: ExecutionResult,
-    alsoInTx?: (bossDb: DbTx['bossDb']) => Promise<unknown>,
-  ): Promise<{ finished: Transition[]; remaining: number }> {
+    alsoInTx?: (tx: DbTx) => Promise<boolean>,
+  ): Promise<RecordedExecution> {
     const [recorded] = await this.recordExecutions([{ e, result, alsoInTx }]);
     return recorded!;
-  }
-
-  /** Resources with transitions fired more than `olderThanMs` ago and not finished: their job may be lost. */
-  async stragglers(olderThanMs: number): Promise<string[]> {
-    const rows = await this.db.query<{ resource: string }>(
-      `SELECT DISTINCT resource FROM ${this.s}.transitions
-       WHERE status = 'fired' AND fired_at < statement_timestamp() - $1 * interval '1 millisecond'`,
-      [olderThanMs],
-    );
-    return rows.map((r) => r.resource);
   }
 
   /** Several executions recorded in one transaction: one commit (one WAL flush) for all of them. */
@@ -504,13 +535,20 @@ export class Store {
     items: Array<{
       e: ExecutionRecord;
       result: ExecutionResult;
-      alsoInTx?: (bossDb: DbTx['bossDb']) => Promise<unknown>;
+      /** Runs first; false: the work was taken over elsewhere, record nothing of this execution. */
+      alsoInTx?: (tx: DbTx) => Promise<boolean>;
     }>,
-  ): Promise<Array<{ finished: Transition[]; remaining: number }>> {
+  ): Promise<RecordedExecution[]> {
     return this.db.transaction(async (tx) => {
-      const out: Array<{ finished: Transition[]; remaining: number }> = [];
+      const out: RecordedExecution[] = [];
       for (const { e, result, alsoInTx } of items) {
+        if (alsoInTx && !(await alsoInTx(tx))) {
+          out.push({ finished: [], remaining: 0, lost: true });
+          continue;
+        }
         const done = result.status === 'done';
+        // The last attempt failed: every fired transition it was due to carry out ends failed with it.
+        const coverAll = done || (result.status === 'failed' && result.final === true);
         const rows = await tx.query<TransitionRow & { remaining: number }>(
           `WITH a AS (${this.insertAudits('$15')}),
            e AS (
@@ -522,7 +560,7 @@ export class Store {
                covered_by = CASE WHEN id = $2 THEN NULL ELSE $1::uuid END
              WHERE id IN (SELECT $2::uuid UNION ALL
                           SELECT id FROM ${this.s}.transitions
-                          WHERE $6 = 'done' AND resource = $3 AND status IN ('fired', 'failed') AND dry_run = $14
+                          WHERE $16 AND resource = $3 AND status IN ('fired', 'failed') AND dry_run = $14
                             AND due_at <= $13)
              RETURNING ${transitionCols}),
            w AS (${this.advanceWindows('t')})
@@ -546,10 +584,10 @@ export class Store {
             e.startedAt,
             e.transition.dryRun,
             auditJson(e.calls),
+            coverAll,
           ],
         );
-        if (alsoInTx) await alsoInTx(tx.bossDb);
-        out.push({ finished: rows.map(toTransition), remaining: rows[0]?.remaining ?? 0 });
+        out.push({ finished: rows.map(toTransition), remaining: rows[0]?.remaining ?? 0, lost: false });
       }
       return out;
     });
@@ -659,15 +697,23 @@ export class Store {
 
   /** Records readers to follow; returns those that were not recorded already (the ones to start following). */
   async recordReaders(
-    readers: Array<{ instanceId: string; resource: string; windowId: string | null; transitionId: string }>,
+    readers: Array<{
+      instanceId: string;
+      resource: string;
+      windowId: string | null;
+      transitionId: string;
+      /** When it was asked for, if known (AWS' create time of a reader an earlier firing created). */
+      requestedAt?: Date | null;
+    }>,
+    q: Queryable = this.db,
   ): Promise<string[]> {
     const added: string[] = [];
     for (const r of readers) {
-      const rows = await this.db.query<{ instance_id: string }>(
+      const rows = await q.query<{ instance_id: string }>(
         `INSERT INTO ${this.s}.readers (instance_id, resource, window_id, transition_id, requested_at, status)
-         VALUES ($1, $2, $3, $4, clock_timestamp(), 'creating') ON CONFLICT (instance_id) DO NOTHING
+         VALUES ($1, $2, $3, $4, coalesce($5, clock_timestamp()), 'creating') ON CONFLICT (instance_id) DO NOTHING
          RETURNING instance_id`,
-        [r.instanceId, r.resource, r.windowId, r.transitionId],
+        [r.instanceId, r.resource, r.windowId, r.transitionId, r.requestedAt ?? null],
       );
       if (rows[0]) added.push(rows[0].instance_id);
     }
@@ -681,8 +727,13 @@ export class Store {
     return rows[0] ? toReader(rows[0]) : null;
   }
 
-  async updateReader(instanceId: string, status: string, available: boolean): Promise<ReaderRecord> {
-    const rows = await this.db.query<ReaderRow>(
+  async updateReader(
+    instanceId: string,
+    status: string,
+    available: boolean,
+    q: Queryable = this.db,
+  ): Promise<ReaderRecord> {
+    const rows = await q.query<ReaderRow>(
       `UPDATE ${this.s}.readers SET status = $2, checks = checks + 1, last_checked_at = clock_timestamp(),
          available_at = CASE WHEN $3 THEN coalesce(available_at, clock_timestamp()) ELSE available_at END
        WHERE instance_id = $1 RETURNING *`,
@@ -750,6 +801,11 @@ function auditJson(entries: Array<AuditEntry & { at?: Date }>): string {
       details: e.details ?? null,
     })),
   );
+}
+
+/** A transition's due row for the timer loop: same id, keyed by its resource. */
+function dueRow(t: Pick<Transition, 'id' | 'resource' | 'dueAt'>) {
+  return { id: t.id, kind: TimerKinds.converge, key: t.resource, dueAt: t.dueAt };
 }
 
 // ---- row mapping --------------------------------------------------------------------------------------------

@@ -1,0 +1,266 @@
+// The timer loop on both databases: due rows run at their time, once, one at a time per key; a busy or failing
+// key never holds up another; scheduling twice is harmless; cancel and replace; retries; several servers.
+import assert from 'node:assert/strict';
+import { after, afterEach, describe, it } from 'node:test';
+import type { PgBoss } from 'pg-boss';
+import { createLogger } from '../../src/kernel/logger.ts';
+import type { Db } from '../../src/store/db.ts';
+import { migrate } from '../../src/store/migrations.ts';
+import { startBoss } from '../../src/timers/boss.ts';
+import { timersMigrations } from '../../src/timers/migrations.ts';
+import type { FiredTimer, TimerHandler } from '../../src/timers/port.ts';
+import { Timers } from '../../src/timers/timers.ts';
+import { backends, eventually } from '../support/harness.ts';
+
+interface Node {
+  timers: Timers;
+  boss: PgBoss;
+}
+
+const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+async function startNode(db: Db, schema: string, handlers: TimerHandler[], name: string): Promise<Node> {
+  const boss = await startBoss(db, schema, { maintenance: false });
+  const timers = new Timers({ db, boss, schema, node: name, logger, pollMs: 100 });
+  for (const h of handlers) timers.handle(h);
+  await timers.start();
+  return { timers, boss };
+}
+
+async function stopNode(n: Node): Promise<void> {
+  await n.timers.stop();
+  await n.boss.stop({ graceful: false });
+}
+
+function inMs(ms: number): Date {
+  return new Date(Date.now() + ms);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+for (const backend of backends) {
+  describe(`timer loop: ${backend.name}`, () => {
+    let opened: Awaited<ReturnType<typeof backend.open>> | undefined;
+    const nodes: Node[] = [];
+
+    async function setUp(handlers: TimerHandler[], count = 1): Promise<Node[]> {
+      opened = await backend.open();
+      await migrate(opened.db, opened.schema, [timersMigrations]);
+      for (let i = 0; i < count; i++) {
+        nodes.push(await startNode(opened.db, opened.schema, handlers, `node-${i}`));
+      }
+      return nodes;
+    }
+
+    afterEach(async () => {
+      for (const n of nodes.splice(0)) await stopNode(n).catch(() => {});
+      await opened?.drop();
+      opened = undefined;
+    });
+
+    async function statuses(): Promise<Record<string, string>> {
+      const rows = await opened!.db.query<{ dedupe: string; status: string }>(
+        `SELECT dedupe, status FROM ${opened!.schema}.timers`,
+      );
+      return Object.fromEntries(rows.map((r) => [r.dedupe, r.status]));
+    }
+
+    it('runs a row at its time with its payload, once, even when scheduled twice', async () => {
+      // Prepare
+      const ran: Array<{ timer: FiredTimer<{ n: number }>; at: number }> = [];
+      const [node] = await setUp([
+        {
+          kind: 'test.ping',
+          run: async (timers) => {
+            for (const timer of timers as FiredTimer<{ n: number }>[]) ran.push({ timer, at: Date.now() });
+          },
+        },
+      ]);
+      const due = inMs(400);
+      // Act
+      await node!.timers.schedule([
+        { kind: 'test.ping', key: 'a', dueAt: due, payload: { n: 1 }, dedupe: 'p1' },
+      ]);
+      await node!.timers.schedule([
+        { kind: 'test.ping', key: 'a', dueAt: due, payload: { n: 2 }, dedupe: 'p1' },
+      ]);
+      // Assess
+      await eventually(async () => ran.length === 1, 5000, 'the row run');
+      await sleep(300);
+      assert.equal(ran.length, 1, 'scheduled twice, run once');
+      assert.deepEqual(ran[0]!.timer.payload, { n: 1 });
+      assert.ok(ran[0]!.at >= due.getTime(), 'not before its time');
+      assert.ok(ran[0]!.at - due.getTime() < 1000, `on time (${ran[0]!.at - due.getTime()} ms late)`);
+      assert.deepEqual(await statuses(), { p1: 'done' });
+    });
+
+    it('cancel drops a pending row; replace moves it', async () => {
+      const ran: string[] = [];
+      const [node] = await setUp([
+        { kind: 'test.ping', run: async (timers) => void ran.push(...timers.map((t) => t.dedupe!)) },
+      ]);
+      await node!.timers.schedule([
+        { kind: 'test.ping', key: 'a', dueAt: inMs(300), dedupe: 'gone' },
+        { kind: 'test.ping', key: 'b', dueAt: inMs(60_000), dedupe: 'moved' },
+      ]);
+      assert.equal(await node!.timers.cancel({ kind: 'test.ping', dedupe: ['gone'] }), 1);
+      await node!.timers.schedule([{ kind: 'test.ping', key: 'b', dueAt: inMs(200), dedupe: 'moved' }], {
+        replace: true,
+      });
+      await eventually(async () => ran.includes('moved'), 5000, 'the moved row run');
+      await sleep(300);
+      assert.deepEqual(ran, ['moved']);
+      assert.deepEqual(await statuses(), { gone: 'cancelled', moved: 'done' });
+      assert.equal(
+        await node!.timers.cancel({ kind: 'test.ping', dedupe: ['moved'] }),
+        0,
+        'finished: not cancelled',
+      );
+    });
+
+    it('one run at a time per key; a slow key never holds up the others', async () => {
+      // Prepare: key `slow` runs for 1.5 s; its second row falls due while the first still runs, and so do
+      // rows of five other keys
+      const log: Array<{ key: string; dedupe: string; start: number; end: number }> = [];
+      let concurrentSlow = 0;
+      let maxConcurrentSlow = 0;
+      const [node] = await setUp([
+        {
+          kind: 'test.work',
+          run: async (timers, ctx) => {
+            const start = Date.now();
+            if (ctx.key === 'slow') {
+              concurrentSlow++;
+              maxConcurrentSlow = Math.max(maxConcurrentSlow, concurrentSlow);
+              await sleep(1500);
+              concurrentSlow--;
+            }
+            for (const t of timers) log.push({ key: ctx.key, dedupe: t.dedupe!, start, end: Date.now() });
+          },
+        },
+      ]);
+      const t0 = Date.now() + 300;
+      await node!.timers.schedule([
+        { kind: 'test.work', key: 'slow', dueAt: new Date(t0), dedupe: 'slow-1' },
+        { kind: 'test.work', key: 'slow', dueAt: new Date(t0 + 400), dedupe: 'slow-2' },
+        ...[1, 2, 3, 4, 5].map((i) => ({
+          kind: 'test.work',
+          key: `k${i}`,
+          dueAt: new Date(t0 + 200 + i * 50),
+          dedupe: `k${i}`,
+        })),
+      ]);
+      // Act
+      await eventually(async () => log.length === 7, 10_000, 'every row run');
+      // Assess
+      assert.equal(maxConcurrentSlow, 1, 'never two runs of one key at once');
+      const slow1 = log.find((l) => l.dedupe === 'slow-1')!;
+      const slow2 = log.find((l) => l.dedupe === 'slow-2')!;
+      assert.ok(slow2.start >= slow1.end, 'the second row of a busy key waits for the first run');
+      assert.ok(slow2.start - slow1.end < 1000, `then runs at once (${slow2.start - slow1.end} ms later)`);
+      for (const l of log.filter((x) => x.key.startsWith('k'))) {
+        const due = t0 + 200 + Number(l.key.slice(1)) * 50;
+        assert.ok(l.start - due < 1000, `${l.key} ran ${l.start - due} ms after its time, not behind slow`);
+        assert.ok(l.end < slow1.end, `${l.key} finished while slow was still running`);
+      }
+    });
+
+    it('a failed run is retried; after the last attempt its rows fail and the key is free again', async () => {
+      const attempts: Record<string, number> = {};
+      const [node] = await setUp([
+        {
+          kind: 'test.flaky',
+          retry: { limit: 1, delaySeconds: 0, backoff: false },
+          run: async (timers, ctx) => {
+            const name = timers[0]!.dedupe!;
+            attempts[name] = (attempts[name] ?? 0) + 1;
+            if (name === 'once' && ctx.attempt === 0) throw new Error('first attempt fails');
+            if (name === 'never') throw new Error('always fails');
+          },
+        },
+      ]);
+      await node!.timers.schedule([
+        { kind: 'test.flaky', key: 'x', dueAt: inMs(100), dedupe: 'once' },
+        { kind: 'test.flaky', key: 'y', dueAt: inMs(100), dedupe: 'never' },
+        { kind: 'test.flaky', key: 'y', dueAt: inMs(150), dedupe: 'after' },
+      ]);
+      await eventually(
+        async () => (await statuses()).after === 'done',
+        10_000,
+        'the row behind the failed one run',
+      );
+      assert.deepEqual(attempts, { once: 2, never: 2, after: 1 });
+      assert.deepEqual(await statuses(), { once: 'done', never: 'failed', after: 'done' });
+      const keys = await opened!.db.query(`SELECT * FROM ${opened!.schema}.timer_keys`);
+      assert.deepEqual(keys, [], 'no key left busy');
+    });
+
+    it('onFire runs in the claim and can skip rows', async () => {
+      const fired: string[] = [];
+      const ran: string[] = [];
+      const [node] = await setUp([
+        {
+          kind: 'test.gate',
+          onFire: async (_tx, timers) => {
+            fired.push(...timers.map((t) => t.dedupe!));
+            return { skip: timers.filter((t) => t.dedupe === 'skip-me').map((t) => t.id) };
+          },
+          run: async (timers) => void ran.push(...timers.map((t) => t.dedupe!)),
+        },
+      ]);
+      await node!.timers.schedule([
+        { kind: 'test.gate', key: 'a', dueAt: inMs(100), dedupe: 'skip-me' },
+        { kind: 'test.gate', key: 'b', dueAt: inMs(100), dedupe: 'run-me' },
+      ]);
+      await eventually(async () => (await statuses())['run-me'] === 'done', 5000, 'run-me');
+      assert.deepEqual(fired.sort(), ['run-me', 'skip-me']);
+      assert.deepEqual(ran, ['run-me']);
+      assert.equal((await statuses())['skip-me'], 'skipped');
+    });
+
+    it('rows of kinds no handler is registered for are refused at schedule time', async () => {
+      const [node] = await setUp([{ kind: 'test.ping', run: async () => {} }]);
+      await assert.rejects(
+        node!.timers.schedule([{ kind: 'test.unknown', key: 'a', dueAt: inMs(100) }]),
+        /no handler registered for timer kind test.unknown/,
+      );
+    });
+
+    if (backend.name === 'postgres') {
+      it('three servers: each row run once, one run per key at a time, work shared', async () => {
+        const runs: Array<{ node: string; key: string; dedupe: string }> = [];
+        const busy = new Set<string>();
+        let overlap = 0;
+        const handler: TimerHandler = {
+          kind: 'test.shared',
+          run: async (timers, ctx) => {
+            if (busy.has(ctx.key)) overlap++;
+            busy.add(ctx.key);
+            await sleep(20);
+            busy.delete(ctx.key);
+            for (const t of timers) runs.push({ node: ctx.node, key: ctx.key, dedupe: t.dedupe! });
+          },
+        };
+        const [a] = await setUp([handler], 3);
+        const base = Date.now() + 500;
+        await a!.timers.schedule(
+          Array.from({ length: 300 }, (_, i) => ({
+            kind: 'test.shared',
+            key: `k${i % 20}`,
+            dueAt: new Date(base + (i % 10) * 30),
+            dedupe: `r${i}`,
+          })),
+        );
+        for (const n of nodes.slice(1)) n.timers.noteDue(new Date(base));
+        await eventually(async () => runs.length === 300, 20_000, 'all 300 rows run');
+        await sleep(300);
+        assert.equal(runs.length, 300);
+        assert.equal(new Set(runs.map((r) => r.dedupe)).size, 300, 'each row once');
+        assert.equal(overlap, 0, 'never two runs of a key at once');
+        assert.ok(new Set(runs.map((r) => r.node)).size >= 2, 'work shared between servers');
+      });
+    }
+  });
+}
+
+after(() => {});
