@@ -8,6 +8,12 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { AuroraResource, EcsResource, Resource, ResourceKind } from '../capabilities/capacity/model.ts';
 import { parseProductThread } from '../capabilities/capacity/thread-parser.ts';
+import {
+  collectPower,
+  type PowerConfig,
+  powerEntrySchemas,
+  schedulesSchema,
+} from '../capabilities/power/config.ts';
 import type { ChatRule, GuardedCommand } from '../chat/permissions.ts';
 import { ConfigError, type FieldIssue } from './errors.ts';
 import { isValidZone } from './time.ts';
@@ -23,6 +29,8 @@ export interface Config {
   graceMinutes: number;
   /** The allow-list, by resource name (names are unique across kinds). */
   resources: Record<string, Resource>;
+  /** Office-hours schedules and the resources they start and stop (the power allow-list). */
+  power: PowerConfig;
   /** The resource an ask without a name goes to, per kind. */
   defaults: { ecs?: string; aurora?: string };
   server: { host: string; port: number };
@@ -101,6 +109,7 @@ const postgresUrl = () =>
 /** The file's schema; a resource without a region takes AWS_REGION from the environment when it is set. */
 function configFileSchema(envRegion: string | undefined) {
   const resourceRegion = () => (envRegion === undefined ? region() : region().default(envRegion));
+  const power = powerEntrySchemas({ name, region: resourceRegion, price });
   const EcsEntry = z.strictObject({
     name: name(),
     cluster: text(),
@@ -108,6 +117,7 @@ function configFileSchema(envRegion: string | undefined) {
     region: resourceRegion(),
     maxTasks: positiveInt(),
     pricePerUnitHour: price().optional(),
+    schedule: power.schedule,
   });
 
   const AuroraEntry = z.strictObject({
@@ -119,6 +129,7 @@ function configFileSchema(envRegion: string | undefined) {
       .regex(INSTANCE_CLASS, 'must be a DB instance class such as db.r6g.large'),
     maxExtraReplicas: positiveInt(),
     pricePerUnitHour: price().optional(),
+    schedule: power.schedule,
   });
 
   return z.strictObject({
@@ -139,8 +150,11 @@ function configFileSchema(envRegion: string | undefined) {
       .strictObject({
         ecs: z.array(EcsEntry, required('must be a list')).default([]),
         aurora: z.array(AuroraEntry, required('must be a list')).default([]),
+        ec2: z.array(power.ec2, required('must be a list')).default([]),
+        rds: z.array(power.rds, required('must be a list')).default([]),
       })
       .prefault({}),
+    schedules: schedulesSchema(),
     defaults: z.strictObject({ ecs: name().optional(), aurora: name().optional() }).prefault({}),
     server: z
       .strictObject({
@@ -307,6 +321,11 @@ export function parseConfig(
   const file = parsed.data;
   const resources = collectResources(file, issues);
   const defaults = resolveDefaults(file, resources, issues);
+  const taken = new Map([
+    ...file.resources.ecs.map((e, i) => [e.name, `resources.ecs[${i}]`] as const),
+    ...file.resources.aurora.map((e, i) => [e.name, `resources.aurora[${i}]`] as const),
+  ]);
+  const power = collectPower(file, file.timezone, taken, issues);
   issues.push(...envIssues);
   if (issues.length > 0) throw new ConfigError(issues);
 
@@ -319,6 +338,7 @@ export function parseConfig(
     leadTimes: { ...file.leadTimes },
     graceMinutes: file.graceMinutes,
     resources,
+    power,
     defaults,
     server: { host: overrides.host ?? file.server.host, port: overrides.port ?? file.server.port },
     database: {
