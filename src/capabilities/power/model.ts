@@ -142,6 +142,8 @@ export interface PowerOutcome {
   from: string;
   to: string;
   changed: boolean;
+  /** A change is under way (a call was made, or AWS is already moving it): look again to see it arrive. */
+  pending?: boolean;
   /** Set when the resource is not yet where it should be (e.g. still `stopping`): try again later. */
   retryAfterMs?: number;
   error?: string;

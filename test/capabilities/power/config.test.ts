@@ -43,7 +43,10 @@ function issuesOf(raw: unknown): Array<{ field: string; message: string }> {
   assert.fail('expected a ConfigError');
 }
 
-function base(): { schedules: Record<string, unknown>; resources: Record<string, unknown[]> } {
+function base(): {
+  schedules: Record<string, unknown>;
+  resources: { ec2: unknown[]; [kind: string]: unknown[] };
+} {
   return {
     schedules: { office: { periods: [{ begintime: '09:00', endtime: '18:00' }] } },
     resources: {
