@@ -1,7 +1,10 @@
 // An in-process model of the few AWS APIs chronops calls, so that `npm start` shows windows carried out with no
 // AWS account. It keeps the behaviours chronops' design depends on: a new Aurora reader is `creating` for minutes
 // before it is `available`; identifiers are unique (DBInstanceAlreadyExistsFault); the writer cannot be deleted;
-// an ECS service under Application Auto Scaling has its desired count held inside the scalable target's min/max.
+// an ECS service under Application Auto Scaling has its desired count held inside the scalable target's min/max;
+// EC2 instances, RDS instances and Aurora clusters take time to start and stop (`pending`, `starting`,
+// `stopping`) and refuse a start or stop in the wrong state; an Aurora member cannot be stopped alone; AWS starts a
+// stopped RDS instance or Aurora cluster again after 7 days.
 // It is a product feature (simulation mode), not a test double: keep it small and true to AWS.
 
 import { z } from 'zod';
@@ -22,6 +25,28 @@ export interface SimulatedAuroraCluster {
   readySeconds?: number;
   /** Seconds a deleted reader stays `deleting` before it disappears. Default 300. */
   deleteSeconds?: number;
+  /** `stopped`: the cluster starts stopped. Default available. */
+  status?: 'available' | 'stopped';
+  /** Seconds StartDBCluster / StopDBCluster take. Defaults 420 / 300. */
+  startSeconds?: number;
+  stopSeconds?: number;
+}
+
+export interface SimulatedEc2Instance {
+  state: 'running' | 'stopped';
+  /** Configured for hibernation (StopInstances with Hibernate fails otherwise). */
+  hibernation?: boolean;
+  /** Seconds an instance stays `pending` / `stopping`. Defaults 30 / 45. */
+  startSeconds?: number;
+  stopSeconds?: number;
+}
+
+export interface SimulatedRdsInstance {
+  engine: string;
+  status: 'available' | 'stopped';
+  /** Seconds StartDBInstance / StopDBInstance take. Defaults 300 / 240. */
+  startSeconds?: number;
+  stopSeconds?: number;
 }
 
 export interface SimulatorSpec {
@@ -29,6 +54,10 @@ export interface SimulatorSpec {
   ecs?: Record<string, SimulatedEcsService>;
   /** Keyed by DB cluster identifier. */
   aurora?: Record<string, SimulatedAuroraCluster>;
+  /** Keyed by instance id (i-…). */
+  ec2?: Record<string, SimulatedEc2Instance>;
+  /** Stand-alone RDS DB instances, keyed by DB instance identifier. */
+  rds?: Record<string, SimulatedRdsInstance>;
 }
 
 export interface SimulatorOptions {
@@ -36,6 +65,7 @@ export interface SimulatorOptions {
 }
 
 const count = z.number().int().min(0);
+const seconds = z.number().min(0);
 const instanceId = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a DB instance identifier (a-z, 0-9, -)');
@@ -64,6 +94,31 @@ const specSchema = z.strictObject({
         readers: z.array(instanceId).optional(),
         readySeconds: z.number().min(0).optional(),
         deleteSeconds: z.number().min(0).optional(),
+        status: z.enum(['available', 'stopped']).optional(),
+        startSeconds: seconds.optional(),
+        stopSeconds: seconds.optional(),
+      }),
+    )
+    .optional(),
+  ec2: z
+    .record(
+      z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id such as i-0123456789abcdef0'),
+      z.strictObject({
+        state: z.enum(['running', 'stopped']),
+        hibernation: z.boolean().optional(),
+        startSeconds: seconds.optional(),
+        stopSeconds: seconds.optional(),
+      }),
+    )
+    .optional(),
+  rds: z
+    .record(
+      instanceId,
+      z.strictObject({
+        engine: z.string().min(1),
+        status: z.enum(['available', 'stopped']),
+        startSeconds: seconds.optional(),
+        stopSeconds: seconds.optional(),
       }),
     )
     .optional(),
@@ -113,6 +168,52 @@ interface ClusterState {
   writer: string;
   readySeconds: number;
   deleteSeconds: number;
+  power: PowerClock;
+}
+
+/**
+ * Start/stop of something that takes time: `on` is where it is going; `since` when the last change began. The
+ * status seen at an instant follows from these, so nothing needs a timer. After 7 days stopped, RDS and Aurora
+ * start by themselves (`autoStart`).
+ */
+interface PowerClock {
+  on: boolean;
+  since: Date | null;
+  startSeconds: number;
+  stopSeconds: number;
+  autoStart: boolean;
+}
+
+const SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000;
+
+type PowerPhase = 'on' | 'off' | 'starting' | 'stopping';
+
+function phaseOf(p: PowerClock, now: Date): PowerPhase {
+  if (p.since === null) return p.on ? 'on' : 'off';
+  const elapsed = now.getTime() - p.since.getTime();
+  if (p.on) return elapsed < p.startSeconds * 1000 ? 'starting' : 'on';
+  if (elapsed < p.stopSeconds * 1000) return 'stopping';
+  if (p.autoStart && elapsed >= p.stopSeconds * 1000 + SEVEN_DAYS_MS) {
+    // AWS starts it again: from then on it is starting, then on.
+    const startedAt = new Date(p.since.getTime() + p.stopSeconds * 1000 + SEVEN_DAYS_MS);
+    p.on = true;
+    p.since = startedAt;
+    return phaseOf(p, now);
+  }
+  return 'off';
+}
+
+interface Ec2State {
+  id: string;
+  hibernation: boolean;
+  power: PowerClock;
+  hibernated: boolean;
+}
+
+interface DbState {
+  id: string;
+  engine: string;
+  power: PowerClock;
 }
 
 const ECS_DIMENSION = 'ecs:service:DesiredCount';
@@ -124,6 +225,8 @@ export class AwsSimulator {
   readonly #services = new Map<string, EcsState>();
   readonly #clusters = new Map<string, ClusterState>();
   readonly #instances = new Map<string, InstanceState>();
+  readonly #ec2 = new Map<string, Ec2State>();
+  readonly #dbs = new Map<string, DbState>();
   #requests = 0;
 
   constructor(description: SimulatorSpec, options: SimulatorOptions = {}) {
@@ -143,6 +246,13 @@ export class AwsSimulator {
         writer: c.writer,
         readySeconds: c.readySeconds ?? 700,
         deleteSeconds: c.deleteSeconds ?? 300,
+        power: {
+          on: c.status !== 'stopped',
+          since: null,
+          startSeconds: c.startSeconds ?? 420,
+          stopSeconds: c.stopSeconds ?? 300,
+          autoStart: true,
+        },
       });
       for (const instanceId of [c.writer, ...(c.readers ?? [])]) {
         this.#instances.set(instanceId, {
@@ -157,6 +267,41 @@ export class AwsSimulator {
           tags: [],
         });
       }
+    }
+    for (const [id, e] of Object.entries(spec.ec2 ?? {})) {
+      this.#ec2.set(id, {
+        id,
+        hibernation: e.hibernation ?? false,
+        hibernated: false,
+        power: {
+          on: e.state === 'running',
+          since: null,
+          startSeconds: e.startSeconds ?? 30,
+          stopSeconds: e.stopSeconds ?? 45,
+          autoStart: false,
+        },
+      });
+    }
+    for (const [id, d] of Object.entries(spec.rds ?? {})) {
+      if (this.#instances.has(id)) {
+        throw new ConfigError([
+          {
+            field: `aws.simulate.rds.${id}`,
+            message: 'is already an instance of a simulated Aurora cluster',
+          },
+        ]);
+      }
+      this.#dbs.set(id, {
+        id,
+        engine: d.engine,
+        power: {
+          on: d.status === 'available',
+          since: null,
+          startSeconds: d.startSeconds ?? 300,
+          stopSeconds: d.stopSeconds ?? 240,
+          autoStart: true,
+        },
+      });
     }
   }
 
@@ -185,6 +330,20 @@ export class AwsSimulator {
         return this.#createDBInstance(input);
       case 'RDS:DeleteDBInstance':
         return this.#deleteDBInstance(input);
+      case 'RDS:StartDBInstance':
+        return this.#powerDBInstance(input, true);
+      case 'RDS:StopDBInstance':
+        return this.#powerDBInstance(input, false);
+      case 'RDS:StartDBCluster':
+        return this.#powerDBCluster(input, true);
+      case 'RDS:StopDBCluster':
+        return this.#powerDBCluster(input, false);
+      case 'EC2:DescribeInstances':
+        return this.#describeInstances(input);
+      case 'EC2:StartInstances':
+        return this.#powerInstances(input, true);
+      case 'EC2:StopInstances':
+        return this.#powerInstances(input, false);
       default:
         throw awsError('UnsupportedOperation', `The simulator does not model ${service} ${command}`);
     }
@@ -292,9 +451,141 @@ export class AwsSimulator {
 
   #describeDBClusters(input: Input): Output {
     const id = str(input.DBClusterIdentifier);
-    const clusters = id ? [this.#clusters.get(id)] : [...this.#clusters.values()];
+    let clusters = id ? [this.#clusters.get(id)] : [...this.#clusters.values()];
     if (id && !clusters[0]) throw awsError('DBClusterNotFoundFault', `DBCluster ${id} not found.`);
+    for (const filter of (input.Filters as { Name?: string; Values?: string[] }[] | undefined) ?? []) {
+      if (filter.Name !== 'db-cluster-id') {
+        throw awsError('InvalidParameterValue', `Unrecognized filter name: ${String(filter.Name)}`);
+      }
+      clusters = clusters.filter((c) => c && filter.Values?.includes(c.id));
+    }
     return { DBClusters: clusters.filter((c) => c !== undefined).map((c) => this.#clusterView(c)) };
+  }
+
+  #powerDBCluster(input: Input, start: boolean): Output {
+    const id = str(input.DBClusterIdentifier) ?? '';
+    const cluster = this.#clusters.get(id);
+    if (!cluster) throw awsError('DBClusterNotFoundFault', `DBCluster ${id} not found.`);
+    const phase = phaseOf(cluster.power, this.#now());
+    if (phase !== (start ? 'off' : 'on')) {
+      throw awsError('InvalidDBClusterStateFault', `DbCluster ${id} is in ${clusterStatus(phase)} state.`);
+    }
+    cluster.power.on = start;
+    cluster.power.since = this.#now();
+    return { DBCluster: this.#clusterView(cluster) };
+  }
+
+  #powerDBInstance(input: Input, start: boolean): Output {
+    const id = (str(input.DBInstanceIdentifier) ?? '').toLowerCase();
+    const member = this.#visibleInstances().find((i) => i.id === id);
+    if (member) {
+      throw awsError(
+        'InvalidParameterCombination',
+        `${member.engine} DB instances are not eligible for stopping and starting.`,
+      );
+    }
+    const db = this.#dbs.get(id);
+    if (!db) throw awsError('DBInstanceNotFoundFault', `DBInstance ${id} not found.`);
+    const phase = phaseOf(db.power, this.#now());
+    if (phase !== (start ? 'off' : 'on')) {
+      throw awsError(
+        'InvalidDBInstanceStateFault',
+        `Instance ${id} is not in ${start ? 'stopped' : 'available'} state.`,
+      );
+    }
+    db.power.on = start;
+    db.power.since = this.#now();
+    return { DBInstance: this.#dbView(db) };
+  }
+
+  #dbView(db: DbState): Output {
+    const status = clusterStatus(phaseOf(db.power, this.#now()));
+    return {
+      DBInstanceIdentifier: db.id,
+      DBInstanceArn: `arn:aws:rds:${REGION}:${ACCOUNT}:db:${db.id}`,
+      DBInstanceClass: 'db.t4g.medium',
+      Engine: db.engine,
+      DBInstanceStatus: status,
+      PubliclyAccessible: false,
+      TagList: [],
+    };
+  }
+
+  // ---- EC2 --------------------------------------------------------------------------------------------------
+
+  #describeInstances(input: Input): Output {
+    const ids = (input.InstanceIds as string[] | undefined) ?? [...this.#ec2.keys()];
+    const unknown = ids.filter((id) => !this.#ec2.has(id));
+    if (unknown.length > 0) {
+      throw awsError(
+        'InvalidInstanceID.NotFound',
+        unknown.length === 1
+          ? `The instance ID '${unknown[0]}' does not exist`
+          : `The instance IDs '${unknown.join(', ')}' do not exist`,
+      );
+    }
+    return {
+      Reservations: [
+        {
+          ReservationId: 'r-0sim',
+          OwnerId: ACCOUNT,
+          Instances: ids.map((id) => this.#ec2View(this.#ec2.get(id)!)),
+        },
+      ],
+    };
+  }
+
+  #ec2View(e: Ec2State): Output {
+    const name = ec2StateName(phaseOf(e.power, this.#now()));
+    return {
+      InstanceId: e.id,
+      InstanceType: 't3.medium',
+      State: { Name: name, Code: EC2_STATE_CODES[name] },
+      HibernationOptions: { Configured: e.hibernation },
+    };
+  }
+
+  /** EC2 changes the whole list or nothing: one instance in the wrong state fails the call. */
+  #powerInstances(input: Input, start: boolean): Output {
+    const ids = (input.InstanceIds as string[] | undefined) ?? [];
+    const unknown = ids.filter((id) => !this.#ec2.has(id));
+    if (unknown.length > 0) {
+      throw awsError('InvalidInstanceID.NotFound', `The instance IDs '${unknown.join(', ')}' do not exist`);
+    }
+    const now = this.#now();
+    const list = ids.map((id) => this.#ec2.get(id)!);
+    for (const e of list) {
+      const phase = phaseOf(e.power, now);
+      if (phase === 'starting' || phase === 'stopping') {
+        throw awsError(
+          'IncorrectInstanceState',
+          `The instance '${e.id}' is not in a state from which it can be ${start ? 'started' : 'stopped'}.`,
+        );
+      }
+    }
+    const hibernate = !start && input.Hibernate === true;
+    const unable = hibernate ? list.find((e) => !e.hibernation) : undefined;
+    if (unable) {
+      throw awsError(
+        'UnsupportedHibernationConfiguration',
+        `The instance ${unable.id} is not enabled for hibernation.`,
+      );
+    }
+    const changes = list.map((e) => {
+      const previous = ec2StateName(phaseOf(e.power, now));
+      if (e.power.on !== start) {
+        e.power.on = start;
+        e.power.since = now;
+        e.hibernated = hibernate;
+      }
+      const current = ec2StateName(phaseOf(e.power, now));
+      return {
+        InstanceId: e.id,
+        PreviousState: { Name: previous, Code: EC2_STATE_CODES[previous] },
+        CurrentState: { Name: current, Code: EC2_STATE_CODES[current] },
+      };
+    });
+    return start ? { StartingInstances: changes } : { StoppingInstances: changes };
   }
 
   #clusterView(cluster: ClusterState): Output {
@@ -310,7 +601,7 @@ export class AwsSimulator {
       DBClusterIdentifier: cluster.id,
       DBClusterArn: `arn:aws:rds:${REGION}:${ACCOUNT}:cluster:${cluster.id}`,
       Engine: cluster.engine,
-      Status: 'available',
+      Status: clusterStatus(phaseOf(cluster.power, this.#now())),
       MultiAZ: members.length > 1,
       DBClusterMembers: members,
     };
@@ -321,7 +612,9 @@ export class AwsSimulator {
     let instances = this.#visibleInstances();
     if (id) {
       instances = instances.filter((i) => i.id === id);
-      if (instances.length === 0) throw awsError('DBInstanceNotFoundFault', `DBInstance ${id} not found.`);
+      if (instances.length === 0 && !this.#dbs.has(id)) {
+        throw awsError('DBInstanceNotFoundFault', `DBInstance ${id} not found.`);
+      }
     }
     for (const filter of (input.Filters as { Name?: string; Values?: string[] }[] | undefined) ?? []) {
       if (filter.Name === 'db-cluster-id') {
@@ -332,7 +625,14 @@ export class AwsSimulator {
         throw awsError('InvalidParameterValue', `Unrecognized filter name: ${String(filter.Name)}`);
       }
     }
-    return { DBInstances: instances.map((i) => this.#instanceView(i)) };
+    const members = instances.map((i) => this.#instanceView(i));
+    let dbs = [...this.#dbs.values()];
+    if (id) dbs = dbs.filter((d) => d.id === id);
+    for (const filter of (input.Filters as { Name?: string; Values?: string[] }[] | undefined) ?? []) {
+      if (filter.Name === 'db-cluster-id') dbs = [];
+      else if (filter.Name === 'db-instance-id') dbs = dbs.filter((d) => filter.Values?.includes(d.id));
+    }
+    return { DBInstances: [...members, ...dbs.map((d) => this.#dbView(d))] };
   }
 
   #createDBInstance(input: Input): Output {
@@ -343,7 +643,8 @@ export class AwsSimulator {
     const clusterId = str(input.DBClusterIdentifier);
     const cluster = clusterId ? this.#clusters.get(clusterId) : undefined;
     if (!cluster) throw awsError('DBClusterNotFoundFault', `DBCluster ${String(clusterId)} not found.`);
-    if (this.#visibleInstances().some((i) => i.id === id)) {
+    this.#requireClusterAvailable(cluster);
+    if (this.#visibleInstances().some((i) => i.id === id) || this.#dbs.has(id)) {
       throw awsError('DBInstanceAlreadyExistsFault', 'DB instance already exists');
     }
     if (input.Engine !== cluster.engine) {
@@ -376,6 +677,7 @@ export class AwsSimulator {
     const instance = this.#visibleInstances().find((i) => i.id === id);
     if (!instance) throw awsError('DBInstanceNotFoundFault', `DBInstance ${id} not found.`);
     const cluster = this.#clusters.get(instance.clusterId);
+    if (cluster) this.#requireClusterAvailable(cluster);
     if (cluster?.writer === id) {
       throw awsError(
         'InvalidDBClusterStateFault',
@@ -386,6 +688,17 @@ export class AwsSimulator {
       throw awsError('InvalidDBInstanceStateFault', `Instance ${id} is already being deleted.`);
     instance.deletedAt = this.#now();
     return { DBInstance: this.#instanceView(instance) };
+  }
+
+  /** A stopped (or starting, stopping) cluster accepts no new reader and deletes none. */
+  #requireClusterAvailable(cluster: ClusterState): void {
+    const phase = phaseOf(cluster.power, this.#now());
+    if (phase !== 'on') {
+      throw awsError(
+        'InvalidDBClusterStateFault',
+        `DbCluster ${cluster.id} is in ${clusterStatus(phase)} state.`,
+      );
+    }
   }
 
   /** Instances that still exist: a deleted one lingers in `deleting` for the cluster's deleteSeconds. */
@@ -400,11 +713,13 @@ export class AwsSimulator {
 
   #instanceView(i: InstanceState): Output {
     const now = this.#now().getTime();
+    const cluster = this.#clusters.get(i.clusterId);
+    const phase = cluster ? phaseOf(cluster.power, this.#now()) : 'on';
     const status = i.deletedAt
       ? 'deleting'
       : i.readyAt && now < i.readyAt.getTime()
         ? 'creating'
-        : 'available';
+        : clusterStatus(phase);
     const view: Output = {
       DBInstanceIdentifier: i.id,
       DBInstanceArn: `arn:aws:rds:${REGION}:${ACCOUNT}:db:${i.id}`,
@@ -431,6 +746,23 @@ function heldByTarget(state: EcsState): number {
   if (!state.target) return state.desiredCount;
   return Math.min(state.target.max, Math.max(state.target.min, state.desiredCount));
 }
+
+/** RDS' word for a phase (instances and clusters alike). */
+function clusterStatus(phase: PowerPhase): string {
+  return phase === 'on' ? 'available' : phase === 'off' ? 'stopped' : phase;
+}
+
+function ec2StateName(phase: PowerPhase): 'running' | 'stopped' | 'pending' | 'stopping' {
+  return phase === 'on'
+    ? 'running'
+    : phase === 'off'
+      ? 'stopped'
+      : phase === 'starting'
+        ? 'pending'
+        : 'stopping';
+}
+
+const EC2_STATE_CODES = { pending: 0, running: 16, stopping: 64, stopped: 80 } as const;
 
 function awsError(name: string, message: string): Error {
   const error = new Error(message);
