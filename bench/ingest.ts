@@ -101,12 +101,12 @@ async function serve(target: Target): Promise<void> {
     const chronops = await startChronops(config, {
       db,
       schema,
-      slackWorker: withWorker(target),
+      gatewayWorker: withWorker(target),
       logger: createLogger({ level: 'silent' }),
     });
     url = chronops.url;
     count = async () => {
-      const rows = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.chat_inbox`);
+      const rows = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.gateway_inbox`);
       return rows[0]!.n;
     };
     close = async () => {

@@ -1,26 +1,5 @@
+import type { Delivery } from '../gateway/inbox-store.ts';
 import type { Db } from '../store/db.ts';
-
-/** A verified webhook, as stored before it is acknowledged. */
-export interface InboxItem {
-  /** Unique per delivery: `slack:event:<event_id>`, `slack:command:<trigger_id>`, … */
-  key: string;
-  platform: string;
-  kind: 'event' | 'command' | 'interaction';
-  /** The body as Slack sent it (decoded from base64 when it came so). */
-  body: string;
-  retryNum: number | null;
-}
-
-export interface InboxRow extends InboxItem {
-  id: number;
-  attempts: number;
-  receivedAt: Date;
-}
-
-export interface InboxRecord extends InboxRow {
-  status: 'pending' | 'processing' | 'done' | 'failed';
-  error: string | null;
-}
 
 export type OutboxRole = 'reply' | 'plan' | 'progress' | 'plan-update';
 
@@ -58,18 +37,11 @@ export interface OutboxRecord extends OutboxRow {
   error: string | null;
 }
 
-const INBOX_COLUMNS = ['key', 'platform', 'kind', 'body', 'retry_num'] as const;
-const UNIQUE_VIOLATION = '23505';
-
-/** A CSV field, quoted (a quote inside is doubled; commas and line breaks inside quotes are data). */
-function csvField(value: string): string {
-  return `"${value.replaceAll('"', '""')}"`;
-}
-
 /**
- * SQL of the chat tables (migration 2): the inbox of verified webhooks and the outbox of messages to send. Both
- * are drained by workers that claim rows with `FOR UPDATE SKIP LOCKED` and a lease, so that any number of
- * servers can share them and a row whose worker died is taken again once its lease is over.
+ * SQL of the chat outbox: messages to send, drained by workers that claim rows with `FOR UPDATE SKIP LOCKED` and a
+ * lease, so that any number of servers can share it and a row whose worker died is taken again once its lease is
+ * over. Chat's answers to a delivery are queued in the same statement that marks the delivery done in the
+ * gateway's inbox (src/gateway/inbox-store.ts).
  */
 export class ChatStore {
   readonly db: Db;
@@ -84,77 +56,7 @@ export class ChatStore {
     return this.schema;
   }
 
-  // ---- inbox ----------------------------------------------------------------------------------------------------
-
-  /**
-   * Stores webhooks; a key already there is a redelivery and is dropped. Where the database has a cheaper way in
-   * for many rows (COPY, on the embedded database), the batch goes that way, its own duplicates dropped first; if
-   * a key is stored already (a redelivery of an earlier batch), the COPY fails as a whole and the batch is
-   * inserted again with ON CONFLICT DO NOTHING.
-   */
-  async accept(items: InboxItem[]): Promise<void> {
-    if (this.db.copyCsv && items.length > 1) {
-      const seen = new Set<string>();
-      const rows: string[] = [];
-      for (const i of items) {
-        if (seen.has(i.key)) continue;
-        seen.add(i.key);
-        rows.push(
-          `${csvField(i.key)},${csvField(i.platform)},${csvField(i.kind)},${csvField(i.body)},${i.retryNum ?? ''}\n`,
-        );
-      }
-      try {
-        await this.db.copyCsv(`${this.s}.chat_inbox`, INBOX_COLUMNS, rows.join(''));
-        return;
-      } catch (error) {
-        if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
-      }
-    }
-    await this.insertInbox(items);
-  }
-
-  /**
-   * One INSERT … ON CONFLICT DO NOTHING. The rows travel as one JSON parameter: the statement's text is the same
-   * whatever the batch size (so a server prepares it once), and JSON.stringify is native, where a text[]
-   * parameter is escaped element by element in JavaScript.
-   */
-  private async insertInbox(items: InboxItem[]): Promise<void> {
-    await this.db.query(
-      `INSERT INTO ${this.s}.chat_inbox (key, platform, kind, body, retry_num)
-       SELECT x.key, x.platform, x.kind, x.body, x.retry_num
-       FROM jsonb_to_recordset($1::jsonb) AS x(key text, platform text, kind text, body text, retry_num integer)
-       ON CONFLICT (key) DO NOTHING`,
-      [
-        JSON.stringify(
-          items.map((i) => ({
-            key: i.key,
-            platform: i.platform,
-            kind: i.kind,
-            body: i.body,
-            retry_num: i.retryNum,
-          })),
-        ),
-      ],
-      { prepare: true },
-    );
-  }
-
-  /** Claims webhooks to handle: pending and due, or claimed by a worker whose lease ran out. */
-  async claimInbox(node: string, leaseMs: number, limit: number): Promise<InboxRow[]> {
-    const rows = await this.db.query<InboxDbRow>(
-      `UPDATE ${this.s}.chat_inbox i
-       SET status = 'processing', attempts = i.attempts + 1, locked_by = $1,
-           locked_until = clock_timestamp() + $2 * interval '1 millisecond'
-       FROM (SELECT key FROM ${this.s}.chat_inbox
-             WHERE (status = 'pending' AND next_at <= clock_timestamp())
-                OR (status = 'processing' AND locked_until < clock_timestamp())
-             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) c
-       WHERE i.key = c.key
-       RETURNING i.id, i.key, i.platform, i.kind, i.body, i.retry_num, i.attempts, i.received_at, i.status, i.error`,
-      [node, leaseMs, limit],
-    );
-    return rows.map(toInbox).sort((a, b) => a.id - b.id);
-  }
+  // ---- the gateway's inbox, where chat's answers meet it ---------------------------------------------------
 
   /**
    * Marks a webhook handled and queues its answers, in one statement (atomic, and one turn of the embedded
@@ -162,7 +64,7 @@ export class ChatStore {
    * behind them: the release reads the inserted answers first (the sub-selects in its WHERE), so its sequence
    * numbers come after theirs.
    */
-  async finishInbox(row: Pick<InboxRow, 'key'>, answers: OutboxMessage[]): Promise<void> {
+  async finishInbox(row: Pick<Delivery, 'key'>, answers: OutboxMessage[]): Promise<void> {
     await this.db.query(
       `WITH ins AS (
          INSERT INTO ${this.s}.chat_outbox (key, platform, op, role, channel, thread_ts, target_ts, window_id,
@@ -176,7 +78,7 @@ export class ChatStore {
          ON CONFLICT (key) DO NOTHING
          RETURNING seq),
        done AS (
-         UPDATE ${this.s}.chat_inbox SET status = 'done', finished_at = clock_timestamp(), locked_by = NULL,
+         UPDATE ${this.s}.gateway_inbox SET status = 'done', finished_at = clock_timestamp(), locked_by = NULL,
            locked_until = NULL, error = NULL
          WHERE key = $2
          RETURNING id)
@@ -188,57 +90,22 @@ export class ChatStore {
     );
   }
 
-  /** Marks webhooks that needed no handling (events chronops does not act on) done, in one statement. */
-  async finishIgnored(keys: string[]): Promise<void> {
-    if (keys.length === 0) return;
-    await this.db.query(
-      `UPDATE ${this.s}.chat_inbox SET status = 'done', finished_at = clock_timestamp(), locked_by = NULL,
-         locked_until = NULL, error = NULL
-       WHERE key = ANY($1::text[])`,
-      [keys],
-    );
-  }
-
   /**
-   * Releases every claim: for the embedded database, whose data directory lock proves that no other process
-   * holds one, so claims left at start are those of a process that died (kill -9). On PostgreSQL claims expire
-   * with their lease instead.
+   * Releases the outbox's claims: for the embedded database, whose data directory lock proves that no other
+   * process holds one, so claims left at start are those of a process that died (kill -9). On PostgreSQL claims
+   * expire with their lease instead.
    */
   async releaseClaims(): Promise<void> {
-    await this.db.query(
-      `UPDATE ${this.s}.chat_inbox SET status = 'pending', locked_by = NULL, locked_until = NULL
-       WHERE status = 'processing'`,
-    );
     await this.db.query(
       `UPDATE ${this.s}.chat_outbox SET locked_by = NULL, locked_until = NULL WHERE locked_until IS NOT NULL`,
     );
   }
 
-  /** A webhook could not be handled: try again after `retryInMs`, or give up (null). */
-  async failInbox(key: string, error: string, retryInMs: number | null): Promise<void> {
-    await this.db.query(
-      `UPDATE ${this.s}.chat_inbox
-       SET status = CASE WHEN $3::bigint IS NULL THEN 'failed' ELSE 'pending' END,
-           next_at = clock_timestamp() + coalesce($3::bigint, 0) * interval '1 millisecond',
-           finished_at = CASE WHEN $3::bigint IS NULL THEN clock_timestamp() END,
-           locked_by = NULL, locked_until = NULL, error = $2
-       WHERE key = $1`,
-      [key, error, retryInMs],
-    );
-  }
-
   /**
-   * Forgets what is done: handled deliveries older than `inboxDays` (their keys no longer dedupe; Slack retries
-   * within the hour) and sent messages older than `outboxDays`, except the plan messages of windows that have not
-   * ended (a cancel still updates them). Returns how many rows went.
+   * Forgets sent messages older than `outboxDays`, except the plan messages of windows that have not ended (a
+   * cancel still updates them). Returns how many rows went.
    */
-  async prune(inboxDays: number, outboxDays: number): Promise<{ inbox: number; outbox: number }> {
-    const inbox = await this.db.query<{ n: number }>(
-      `WITH d AS (DELETE FROM ${this.s}.chat_inbox
-                  WHERE status IN ('done', 'failed') AND received_at < now() - $1 * interval '1 day' RETURNING 1)
-       SELECT count(*)::int AS n FROM d`,
-      [inboxDays],
-    );
+  async prune(outboxDays: number): Promise<number> {
     const outbox = await this.db.query<{ n: number }>(
       `WITH d AS (DELETE FROM ${this.s}.chat_outbox o
                   WHERE o.status IN ('posted', 'failed') AND o.created_at < now() - $1 * interval '1 day'
@@ -248,16 +115,7 @@ export class ChatStore {
        SELECT count(*)::int AS n FROM d`,
       [outboxDays],
     );
-    return { inbox: inbox[0]?.n ?? 0, outbox: outbox[0]?.n ?? 0 };
-  }
-
-  async listInbox(limit = 100): Promise<InboxRecord[]> {
-    const rows = await this.db.query<InboxDbRow>(
-      `SELECT id, key, platform, kind, body, retry_num, attempts, received_at, status, error
-       FROM ${this.s}.chat_inbox ORDER BY id DESC LIMIT $1`,
-      [limit],
-    );
-    return rows.map((r) => ({ ...toInbox(r), status: r.status, error: r.error }));
+    return outbox[0]?.n ?? 0;
   }
 
   // ---- outbox ---------------------------------------------------------------------------------------------------
@@ -273,7 +131,7 @@ export class ChatStore {
          event_key, after_key, text, blocks, status)
        SELECT x.key, x.platform, x.op, x.role, x.channel, x.thread_ts, x.target_ts, x.window_id, x.event_key,
          x.after_key, x.text, x.blocks,
-         CASE WHEN EXISTS (SELECT 1 FROM ${this.s}.chat_inbox i
+         CASE WHEN EXISTS (SELECT 1 FROM ${this.s}.gateway_inbox i
                            WHERE i.key = x.after_key AND i.status IN ('pending', 'processing'))
               THEN 'held' ELSE 'pending' END
        FROM jsonb_to_recordset($1::jsonb) AS x(key text, platform text, op text, role text,
@@ -301,7 +159,7 @@ export class ChatStore {
       `WITH ready AS (
          SELECT x.id, x.channel, x.seq, x.next_at, x.locked_until FROM ${this.s}.chat_outbox x
          WHERE x.status = 'pending'
-            OR (x.status = 'held' AND NOT EXISTS (SELECT 1 FROM ${this.s}.chat_inbox i
+            OR (x.status = 'held' AND NOT EXISTS (SELECT 1 FROM ${this.s}.gateway_inbox i
                   WHERE i.key = x.after_key AND i.status IN ('pending', 'processing')))),
        heads AS (SELECT DISTINCT ON (channel) id, next_at, locked_until FROM ready ORDER BY channel, seq)
        UPDATE ${this.s}.chat_outbox o
@@ -398,19 +256,6 @@ export class ChatStore {
   }
 }
 
-interface InboxDbRow {
-  id: number;
-  key: string;
-  platform: string;
-  kind: InboxItem['kind'];
-  body: string;
-  retry_num: number | null;
-  attempts: number;
-  received_at: Date;
-  status: InboxRecord['status'];
-  error: string | null;
-}
-
 interface OutboxDbRow {
   id: number;
   key: string;
@@ -431,19 +276,6 @@ interface OutboxDbRow {
   ts: string | null;
   created_at: Date;
   error: string | null;
-}
-
-function toInbox(r: InboxDbRow): InboxRow {
-  return {
-    id: Number(r.id),
-    key: r.key,
-    platform: r.platform,
-    kind: r.kind,
-    body: r.body,
-    retryNum: r.retry_num,
-    attempts: r.attempts,
-    receivedAt: r.received_at,
-  };
 }
 
 function toOutbox(r: OutboxDbRow): OutboxRow {

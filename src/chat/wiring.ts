@@ -1,27 +1,21 @@
 // The chat side of `chronops serve`: the command handler every door uses (always there, so the web console has
-// it), and — when Slack is enabled — the Slack gateway routes, the inbox worker, the outbox sender and the
-// progress reporter.
+// it), and — when Slack is enabled — the handler of Slack deliveries (registered with the gateway's worker), the
+// outbox sender and the progress reporter.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Hono } from 'hono';
 import { CommandHandler } from '../capabilities/capacity/commands.ts';
 import { ProgressReporter } from '../capabilities/capacity/progress.ts';
 import type { CapacityService } from '../capabilities/capacity/service.ts';
 import type { Store } from '../capabilities/capacity/store.ts';
-import { InboxWorker } from '../gateway/inbox.ts';
+import type { GatewayRuntime } from '../gateway/wiring.ts';
 import type { Config } from '../kernel/config.ts';
 import type { EventBus } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import { OutboxSender } from '../notify/outbox.ts';
 import type { Db } from '../store/db.ts';
-import { GroupCommit } from '../store/group-commit.ts';
-import { SlackIngest } from './channels/slack/ingest.ts';
-import { slackNodeHandler } from './channels/slack/node-handler.ts';
-import { slackRoutes } from './channels/slack/routes.ts';
-import { SlackSignature } from './channels/slack/signature.ts';
+import { SlackDeliveryHandler } from './channels/slack/handler.ts';
 import { SlackTransport } from './channels/slack/transport.ts';
-import { ChatStore, type InboxItem } from './chat-store.ts';
+import { ChatStore } from './chat-store.ts';
 import { ConfigPermissions, type UserGroups } from './permissions.ts';
 import type { ChatTransport } from './port.ts';
 
@@ -38,26 +32,21 @@ export interface ChatDeps {
   pollMs?: number;
   /** Replaces the Slack Web API transport (tests). */
   slackTransport?: ChatTransport;
-  /** Run the inbox worker (default true). Off: this process only ingests (a gateway node); others handle. */
-  slackWorker?: boolean;
+  /** The gateway: Slack deliveries are handled by its worker (when this process runs one). */
+  gateway: GatewayRuntime;
 }
 
 export interface Chat {
   /** The one command handler: Slack uses it, and so does the web console (platform 'console'). */
   handler: CommandHandler;
   store: ChatStore;
-  /** `/slack/*` routes when Slack is enabled. */
-  routes?: Hono;
-  /** The same routes for node:http directly (the Node server puts it before the Hono app); false: not taken. */
-  nodeHandler?: (req: IncomingMessage, res: ServerResponse) => boolean;
-  inbox?: InboxWorker;
   outbox?: OutboxSender;
-  start(): void;
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** On the embedded database, how long the inbox worker waits after a delivery was stored before its next statement. */
-const GATEWAY_TURN_MS = 20;
+/** Sent messages are kept this many days (then pruned, once an hour). */
+const OUTBOX_KEEP_DAYS = 30;
 
 export function createChat(deps: ChatDeps): Chat {
   const { config, logger } = deps;
@@ -81,7 +70,7 @@ export function createChat(deps: ChatDeps): Chat {
     permissions: new ConfigPermissions({ rules: slack.permissions, ...(groups ? { groups } : {}) }),
   });
   if (!slack.enabled || !transport) {
-    return { handler, store: chatStore, start: () => {}, stop: async () => {} };
+    return { handler, store: chatStore, start: async () => {}, stop: async () => {} };
   }
 
   // One process on the embedded database: work is announced in-process (a stored delivery, a queued message, a
@@ -96,44 +85,26 @@ export function createChat(deps: ChatDeps): Chat {
     postIntervalMs: slack.postIntervalMs,
     pollMs,
   });
-  // Deliveries arriving together share one INSERT (one commit), gathered over the I/O already due.
-  const accepts = new GroupCommit<InboxItem, undefined>(
-    async (items) => {
-      await chatStore.accept(items);
-      return items.map(() => undefined);
-    },
-    // One flush at a time, on both databases: while it commits, the next batch fills. (Two in flight on
-    // PostgreSQL gave smaller batches and more server CPU per row: fewer requests/s on the 2-core bench machine.)
-    // Under a storm, a flush waits a few turns of the event loop for the batch to fill (see GroupCommit).
-    { maxBatch: 500, gather: 'io', gatherTurns: 4 },
+  deps.gateway.register(
+    'slack',
+    new SlackDeliveryHandler({
+      store: chatStore,
+      handler,
+      transport,
+      logger,
+      onQueued: () => outbox.notify(),
+    }),
   );
-  let lastStored = 0;
-  const inbox =
-    deps.slackWorker === false
-      ? undefined
-      : new InboxWorker({
-          store: chatStore,
-          handler,
-          transport,
-          node: deps.node,
-          logger,
-          onQueued: () => outbox.notify(),
-          releaseClaimsAtStart: deps.db.kind === 'pglite',
-          yieldTo: async () => {
-            // A turn of the event loop first: on the embedded database, queries answer within one chain of
-            // promise callbacks, and a worker draining a backlog would otherwise keep I/O waiting until it is done.
-            await new Promise((resolve) => setImmediate(resolve));
-            await accepts.idle();
-            // The embedded database runs in this thread: while deliveries keep coming, leave the gateway a few
-            // free turns between the worker's statements.
-            const since = Date.now() - lastStored;
-            if (deps.db.kind === 'pglite' && since < GATEWAY_TURN_MS) {
-              await new Promise((resolve) => setTimeout(resolve, GATEWAY_TURN_MS - since));
-              await accepts.idle();
-            }
-          },
-          pollMs,
-        });
+  let pruning: NodeJS.Timeout | undefined;
+  const prune = async () => {
+    try {
+      await deps.gateway.yieldToIngest();
+      const gone = await chatStore.prune(OUTBOX_KEEP_DAYS);
+      if (gone > 0) logger.info({ outbox: gone }, 'chat: old messages deleted');
+    } catch (error) {
+      logger.error({ err: error }, 'chat: prune failed');
+    }
+  };
   const progress = new ProgressReporter({
     events: deps.events,
     store: chatStore,
@@ -143,31 +114,24 @@ export function createChat(deps: ChatDeps): Chat {
     logger,
     onQueued: () => outbox.notify(),
   });
-  const ingest = new SlackIngest({
-    verifier: new SlackSignature({ signingSecret: slack.signingSecret! }),
-    store: (item) => accepts.submit(item),
-    onStored: () => {
-      lastStored = Date.now();
-      inbox?.notify();
-    },
-    logger,
-    metrics: deps.metrics,
-  });
-  const routes = slackRoutes(ingest, { maxBodyBytes: slack.maxBodyBytes });
   return {
     handler,
     store: chatStore,
-    routes,
-    nodeHandler: slackNodeHandler(ingest, { maxBodyBytes: slack.maxBodyBytes, logger }),
-    ...(inbox ? { inbox } : {}),
     outbox,
-    start: () => {
+    start: async () => {
+      // The embedded database's lock proves no other process holds a claim: those left are a dead process's.
+      if (deps.db.kind === 'pglite') {
+        await chatStore
+          .releaseClaims()
+          .catch((error) => logger.error({ err: error }, 'chat outbox: could not release old claims'));
+      }
       progress.start();
-      inbox?.start();
       outbox.start();
+      pruning = setInterval(() => void prune(), 3_600_000);
+      pruning.unref();
     },
     stop: async () => {
-      await inbox?.stop();
+      clearInterval(pruning);
       await progress.stop();
       await outbox.stop();
     },

@@ -3,6 +3,7 @@
 // directly, because the doors — HTTP API, chat, page — use its service).
 import { capacityMigrations } from '../capabilities/capacity/migrations.ts';
 import { chatMigrations } from '../chat/migrations.ts';
+import { gatewayMigrations } from '../gateway/migrations.ts';
 import type { MigrationModule } from '../store/migrations.ts';
 import { timersMigrations } from '../timers/migrations.ts';
 import type { CapabilityModule } from './capability.ts';
@@ -14,5 +15,7 @@ export const migrationModules: readonly MigrationModule[] = [
   timersMigrations,
   capacityMigrations,
   chatMigrations,
+  // The gateway's step 1 renames the inbox chat's step 1 created: gateway comes after chat.
+  gatewayMigrations,
   ...capabilities.flatMap((c) => (c.migrations ? [c.migrations] : [])),
 ];

@@ -11,6 +11,7 @@ import type { CapacityService } from '../capabilities/capacity/service.ts';
 import type { Store } from '../capabilities/capacity/store.ts';
 import type { ChatTransport } from '../chat/port.ts';
 import { type Chat, createChat } from '../chat/wiring.ts';
+import { createGateway, type GatewayRuntime } from '../gateway/wiring.ts';
 import type { Config } from '../kernel/config.ts';
 import { ConfigError } from '../kernel/errors.ts';
 import { EventBus } from '../kernel/events.ts';
@@ -42,8 +43,8 @@ export interface ChronopsOptions {
   pollMs?: number;
   /** Replace the Slack Web API client (tests). */
   slackTransport?: ChatTransport;
-  /** Handle stored Slack deliveries in this process (default true; false: ingest only). */
-  slackWorker?: boolean;
+  /** Handle stored webhook deliveries in this process (default true; false: ingest only). */
+  gatewayWorker?: boolean;
 }
 
 /** A running chronops: the HTTP app, the timer loop, the capabilities and everything they stand on. */
@@ -61,7 +62,9 @@ export interface Chronops {
   metrics: Metrics;
   logger: Logger;
   node: string;
-  /** The chat command handler (for every door) and, when Slack is on, its gateway and workers. */
+  /** The webhook gateway: sources, inbox, worker. */
+  gateway: GatewayRuntime;
+  /** The chat command handler (for every door) and, when Slack is on, its delivery handler and outbox. */
   chat: Chat;
   close(): Promise<void>;
 }
@@ -173,7 +176,19 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       await feed.connectRelay({ connectionString: db.connectionString, schema, logger });
     }
     cleanups.unshift(() => feed.close());
-    // Chat: the command handler for every door; with Slack on, /slack/* and the workers behind it.
+    // The gateway: every source's URL (verify, store, answer) and the worker behind it; chat registers its handlers.
+    const webhooks = createGateway({
+      config,
+      db,
+      schema,
+      metrics,
+      logger,
+      node,
+      ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+      ...(options.gatewayWorker === undefined ? {} : { worker: options.gatewayWorker }),
+    });
+    app.route('/', webhooks.routes);
+    // Chat: the command handler for every door; with Slack on, its delivery handler and outbox.
     const chat = createChat({
       config,
       db,
@@ -184,13 +199,14 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       metrics,
       logger,
       node,
+      gateway: webhooks,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
       ...(options.slackTransport ? { slackTransport: options.slackTransport } : {}),
-      ...(options.slackWorker === undefined ? {} : { slackWorker: options.slackWorker }),
     });
-    if (chat.routes) app.route('/', chat.routes);
-    chat.start();
+    await chat.start();
     cleanups.unshift(() => chat.stop());
+    webhooks.start();
+    cleanups.unshift(() => webhooks.stop());
     // The web console: the same command handler, as the user `console`, its progress on the page's stream.
     const consoleChat = new ConsoleChat({
       handler: chat.handler,
@@ -212,7 +228,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     }
     let url = '';
     if (options.listen !== false) {
-      const server = await listen(app, config.server.host, config.server.port, chat.nodeHandler);
+      const server = await listen(app, config.server.host, config.server.port, webhooks.nodeHandler);
       cleanups.unshift(
         () => feed.close(),
         () => closeServer(server),
@@ -236,6 +252,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       metrics,
       logger,
       node,
+      gateway: webhooks,
       chat,
       close: () => {
         closing ??= (async () => {
@@ -266,8 +283,8 @@ function closeServer(server: ServerType): Promise<void> {
 }
 
 /**
- * The HTTP server: the Hono app, with `front` (the Slack request URLs, served from node:http directly) before
- * it; `front` returns false for requests it does not take.
+ * The HTTP server: the Hono app, with `front` (the webhook URLs, served from node:http directly) before it;
+ * `front` returns false for requests it does not take.
  */
 function listen(
   app: Hono,

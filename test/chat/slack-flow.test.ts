@@ -34,7 +34,7 @@ const CHANNEL = 'C0OPS';
 async function settled(run: Chronops): Promise<void> {
   await eventually(
     async () => {
-      const inbox = await run.chat.store.listInbox(1000);
+      const inbox = await run.gateway.inbox.list(1000);
       const outbox = await run.chat.store.listOutbox({ limit: 1000 });
       return (
         inbox.every((r) => r.status === 'done' || r.status === 'failed') &&
@@ -116,7 +116,7 @@ for (const backend of backends) {
       // Assess
       assert.equal(answer.status, 200);
       await settled(r);
-      const [row] = await r.chat.store.listInbox(1);
+      const [row] = await r.gateway.inbox.list(1);
       assert.equal(row?.status, 'done');
       assert.equal(fake.calls.length, calls);
     });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { SlackTransport } from '../../src/chat/channels/slack/transport.ts';
 import { ChatStore, type OutboxMessage } from '../../src/chat/chat-store.ts';
+import { InboxStore } from '../../src/gateway/inbox-store.ts';
 import { migrationModules } from '../../src/hosts/modules.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
 import { OutboxSender } from '../../src/notify/outbox.ts';
@@ -183,10 +184,21 @@ describe('OutboxSender with the Slack transport', () => {
 
   it("holds a window's progress until the command's own answers are queued, then posts them after", async () => {
     // Prepare: the command is still being handled when its window reports progress.
-    await store.accept([
-      { key: 'slack:event:EvHOLD', platform: 'slack', kind: 'event', body: '{}', retryNum: null },
+    const inboxStore = new InboxStore(store.db, 'chronops');
+    await inboxStore.accept([
+      {
+        key: 'slack:event:EvHOLD',
+        source: 'slack',
+        kind: 'slack',
+        type: 'event_callback',
+        subtype: 'app_mention',
+        body: '{}',
+        retryNum: null,
+        partitionKey: null,
+        topics: null,
+      },
     ]);
-    const [inbox] = await store.claimInbox('test', 60_000, 10);
+    const [inbox] = await inboxStore.claim('test', 60_000, ['slack'], 10);
     await store.enqueue([
       message('C1HOLD', 'progress: done', { role: 'progress', afterKey: 'slack:event:EvHOLD' }),
     ]);

@@ -113,8 +113,8 @@ export async function runChronops(
     config?: Config;
     spec?: SimulatorSpec;
     dryRun?: boolean;
-    /** Run the Slack inbox worker (default true). */
-    slackWorker?: boolean;
+    /** Run the gateway's inbox worker (default true). */
+    gatewayWorker?: boolean;
   } = {},
 ): Promise<Running> {
   const { db, schema, drop } = await backend.open();
@@ -138,7 +138,7 @@ export async function runChronops(
     gateway,
     pollMs: 250,
     logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    ...(options.slackWorker === undefined ? {} : { slackWorker: options.slackWorker }),
+    ...(options.gatewayWorker === undefined ? {} : { gatewayWorker: options.gatewayWorker }),
   } satisfies ChronopsOptions);
   const running = chronops;
   return Object.assign(running, {

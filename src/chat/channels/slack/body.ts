@@ -11,6 +11,7 @@
 // `SlackSignature.verify`, then `decodeSlackBody` (which decodes the same way). Never re-serialize a parsed body
 // to verify it: key order, spacing and escapes would differ from what Slack signed.
 
+import { bodyBytes } from '../../../gateway/body.ts';
 import { ChronopsError } from '../../../kernel/errors.ts';
 
 /** The body is not something Slack sends: answer 400 and process nothing. */
@@ -25,20 +26,16 @@ export type SlackPayload =
   | { kind: 'interaction'; payload: Record<string, unknown> }
   | { kind: 'ssl_check' };
 
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
-
 /**
  * The raw body as Slack sent it: the bytes of `raw`, or — for a base64 delivery — the decoded bytes. This is what
  * the signature must be computed over.
  */
 export function slackBodyBytes(raw: string, isBase64 = false): Buffer {
-  if (!isBase64) return Buffer.from(raw, 'utf8');
-  const compact = raw.replace(/\s+/g, '');
-  if (!BASE64.test(compact) || compact.replace(/=+$/, '').length % 4 === 1) {
-    throw new SlackBodyError('body is marked base64-encoded but is not valid base64');
+  try {
+    return bodyBytes(raw, isBase64);
+  } catch (error) {
+    throw new SlackBodyError(error instanceof Error ? error.message : String(error), { cause: error });
   }
-  // Node's base64 decoder also accepts the URL-safe alphabet.
-  return Buffer.from(compact, 'base64');
 }
 
 /** The media type of a Content-Type header, lower case, without parameters (`charset=…`). */

@@ -1,7 +1,9 @@
 // A stored Slack delivery → the ChatEvent the command handler takes, and where its answers go.
 
-import type { InboxRow } from '../../chat-store.ts';
+import type { Delivery } from '../../../gateway/inbox-store.ts';
 import { CANCEL_ACTION_ID, type ChatEvent } from '../../port.ts';
+
+type Stored = Pick<Delivery, 'key' | 'type' | 'body'>;
 
 export interface SlackDelivery {
   event: ChatEvent;
@@ -18,22 +20,24 @@ const obj = (v: unknown): Record<string, unknown> =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
 /** The id of the event in its platform's terms: the inbox key without `slack:` (`event:Ev123`). */
-function eventIdOf(row: InboxRow): string {
+function eventIdOf(row: Stored): string {
   return row.key.startsWith('slack:') ? row.key.slice('slack:'.length) : row.key;
 }
 
-export function decodeDelivery(row: InboxRow): Decoded {
-  switch (row.kind) {
-    case 'event':
+export function decodeDelivery(row: Stored): Decoded {
+  switch (row.type) {
+    case 'event_callback':
       return fromEvent(row);
     case 'command':
       return fromCommand(row);
     case 'interaction':
       return fromInteraction(row);
+    default:
+      return { ok: false, ignore: `delivery type ${row.type}` };
   }
 }
 
-function fromEvent(row: InboxRow): Decoded {
+function fromEvent(row: Stored): Decoded {
   const body = obj(JSON.parse(row.body));
   const e = obj(body.event);
   if (e.type !== 'app_mention') return { ok: false, ignore: `event type ${String(e.type)}` };
@@ -58,7 +62,7 @@ function fromEvent(row: InboxRow): Decoded {
   return { ok: true, delivery };
 }
 
-function fromCommand(row: InboxRow): Decoded {
+function fromCommand(row: Stored): Decoded {
   const f = Object.fromEntries(new URLSearchParams(row.body));
   const channel = str(f.channel_id);
   const user = str(f.user_id);
@@ -73,7 +77,7 @@ function fromCommand(row: InboxRow): Decoded {
   return { ok: true, delivery: { event, replyTo: { channel } } };
 }
 
-function fromInteraction(row: InboxRow): Decoded {
+function fromInteraction(row: Stored): Decoded {
   const payload = obj(JSON.parse(new URLSearchParams(row.body).get('payload') ?? '{}'));
   if (payload.type !== 'block_actions')
     return { ok: false, ignore: `interaction type ${String(payload.type)}` };

@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { SlackIngest } from '../../../../src/chat/channels/slack/ingest.ts';
 import { SlackSignature, signSlackRequest } from '../../../../src/chat/channels/slack/signature.ts';
-import type { InboxItem } from '../../../../src/chat/chat-store.ts';
+import { Gateway } from '../../../../src/gateway/gateway.ts';
+import type { InboxItem } from '../../../../src/gateway/inbox-store.ts';
+import { SlackSource } from '../../../../src/gateway/sources/slack.ts';
 import { parseConfig } from '../../../../src/kernel/config.ts';
 import { ConfigError } from '../../../../src/kernel/errors.ts';
 import { createLogger } from '../../../../src/kernel/logger.ts';
@@ -37,7 +38,7 @@ for (const door of ['hono', 'node:http'] as const)
       // No inbox worker: these tests look at what the gateway stored, before anything handles it.
       run = await runChronops(backends[0]!, {
         config: slackConfig(fake, { maxBodyBytes: 2048 }),
-        slackWorker: false,
+        gatewayWorker: false,
       });
     });
     after(async () => {
@@ -51,7 +52,7 @@ for (const door of ['hono', 'node:http'] as const)
       door === 'hono' ? run.app.request(path, init) : fetch(`${run.url}${path}`, init);
 
     async function inboxKeys(): Promise<string[]> {
-      return (await run.chat.store.listInbox()).map((r) => r.key).sort();
+      return (await run.gateway.inbox.list()).map((r) => r.key).sort();
     }
 
     it('answers url_verification with its challenge, only when signed', async () => {
@@ -95,12 +96,14 @@ for (const door of ['hono', 'node:http'] as const)
         answers.map((a) => a.status),
         [200, 200, 200],
       );
-      const rows = await run.chat.store.listInbox();
+      const rows = await run.gateway.inbox.list();
       const byKey = new Map(rows.map((r) => [r.key, r]));
       assert.equal(byKey.get('slack:event:Ev0STORE1')?.body, event);
-      assert.equal(byKey.get('slack:event:Ev0STORE1')?.kind, 'event');
+      assert.equal(byKey.get('slack:event:Ev0STORE1')?.type, 'event_callback');
+      assert.equal(byKey.get('slack:event:Ev0STORE1')?.subtype, 'app_mention');
       assert.equal(byKey.get('slack:command:trig.STORE2')?.body, command);
-      assert.equal(byKey.get('slack:interaction:trig.STORE3')?.kind, 'interaction');
+      assert.equal(byKey.get('slack:interaction:trig.STORE3')?.type, 'interaction');
+      assert.equal(byKey.get('slack:command:trig.STORE2')?.subtype, '/chronops');
     });
 
     it('stores a redelivery once, whatever its retry number, even when the copies arrive together', async () => {
@@ -114,7 +117,7 @@ for (const door of ['hono', 'node:http'] as const)
       );
       // Assess
       assert.ok(answers.every((a) => a.status === 200));
-      const rows = (await run.chat.store.listInbox()).filter((r) => r.key === 'slack:event:Ev0DUP');
+      const rows = (await run.gateway.inbox.list()).filter((r) => r.key === 'slack:event:Ev0DUP');
       assert.equal(rows.length, 1);
     });
 
@@ -254,19 +257,50 @@ for (const door of ['hono', 'node:http'] as const)
       // Assess
       assert.equal(good.status, 200);
       assert.equal(bad.status, 401);
-      const row = (await run.chat.store.listInbox()).find((r) => r.key === 'slack:command:trig.BASE64');
+      const row = (await run.gateway.inbox.list()).find((r) => r.key === 'slack:command:trig.BASE64');
       assert.equal(row?.body, body);
     });
 
     it('counts requests by outcome on /metrics', async () => {
       const text = await (await run.app.request('/metrics')).text();
-      assert.match(text, /chronops_slack_requests_total\{outcome="stored"\} \d+/);
-      assert.match(text, /chronops_slack_requests_total\{outcome="unauthorized"\} \d+/);
-      assert.match(text, /chronops_slack_requests_total\{outcome="too_large"\} \d+/);
+      assert.match(text, /chronops_gateway_requests_total\{source="slack",outcome="stored"\} \d+/);
+      assert.match(text, /chronops_gateway_requests_total\{source="slack",outcome="unauthorized"\} \d+/);
+      assert.match(text, /chronops_gateway_requests_total\{source="slack",outcome="too_large"\} \d+/);
     });
   });
 
-describe('SlackIngest (host-agnostic core)', () => {
+/** The gateway with only the Slack source, called as a host calls it (the old SlackIngest's shape of request). */
+class SlackIngest {
+  private readonly gateway: Gateway;
+  private readonly source: SlackSource;
+  constructor(options: {
+    verifier: SlackSignature;
+    store: (item: InboxItem) => Promise<void>;
+    logger: ReturnType<typeof createLogger>;
+  }) {
+    this.source = new SlackSource({ verifier: options.verifier, maxBodyBytes: 1 << 20 });
+    this.gateway = new Gateway({ sources: [this.source], store: options.store, logger: options.logger });
+  }
+  handle(req: {
+    body: string;
+    isBase64?: boolean;
+    headers: { timestamp?: string; signature?: string; contentType?: string; retryNum?: string };
+  }) {
+    const h: Record<string, string | undefined> = {
+      'x-slack-request-timestamp': req.headers.timestamp,
+      'x-slack-signature': req.headers.signature,
+      'content-type': req.headers.contentType,
+      'x-slack-retry-num': req.headers.retryNum,
+    };
+    return this.gateway.handle(this.source, {
+      body: req.body,
+      isBase64: req.isBase64 ?? false,
+      header: (name) => h[name],
+    });
+  }
+}
+
+describe('the gateway with the Slack source (host-agnostic core)', () => {
   it('takes API Gateway base64 text and stores the decoded body', async () => {
     // Prepare
     const stored: InboxItem[] = [];
@@ -298,7 +332,17 @@ describe('SlackIngest (host-agnostic core)', () => {
     // Assess
     assert.equal(answer.status, 200);
     assert.deepEqual(stored, [
-      { key: 'slack:event:Ev0LAMBDA', platform: 'slack', kind: 'event', body, retryNum: 2 },
+      {
+        key: 'slack:event:Ev0LAMBDA',
+        source: 'slack',
+        kind: 'slack',
+        type: 'event_callback',
+        subtype: 'app_mention',
+        body,
+        retryNum: 2,
+        partitionKey: 'T0TEAM/C0OPS',
+        topics: null,
+      },
     ]);
     assert.equal(garbage.status, 400);
   });
@@ -383,7 +427,7 @@ describe('Slack on and off', () => {
     const fake = await new FakeSlack().start();
     process.env.CHRONOPS_TOKEN = 'api-token-for-this-test';
     try {
-      run = await runChronops(backends[0]!, { config: slackConfig(fake), slackWorker: false });
+      run = await runChronops(backends[0]!, { config: slackConfig(fake), gatewayWorker: false });
     } finally {
       delete process.env.CHRONOPS_TOKEN;
     }

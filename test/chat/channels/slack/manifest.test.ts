@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { SLACK_PATHS } from '../../../../src/chat/channels/slack/routes.ts';
+import { SLACK_PATHS } from '../../../../src/gateway/sources/slack.ts';
 
 const manifest = parse(readFileSync(new URL('../../../../slack/manifest.yaml', import.meta.url), 'utf8'));
 

@@ -1,9 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { type Context, Hono } from 'hono';
-import type { SlackIngest } from './ingest.ts';
-
-/** The three request URLs of the Slack app (manifest: slack/manifest.yaml). Any kind is accepted on each. */
-export const SLACK_PATHS = ['/slack/events', '/slack/commands', '/slack/interactions'] as const;
+import { type Gateway, isGatewayPath } from './gateway.ts';
+import type { GatewayAnswer } from './source.ts';
 
 class TooLarge extends Error {}
 
@@ -51,35 +49,36 @@ async function readBody(c: Context, max: number): Promise<Uint8Array> {
   return Buffer.concat(chunks);
 }
 
-/** `POST /slack/events`, `/slack/commands`, `/slack/interactions`: verify, store, 200 (see SlackIngest). */
-export function slackRoutes(ingest: SlackIngest, options: { maxBodyBytes: number }): Hono {
+/** A gateway answer as a web Response. */
+export function toResponse(c: Context, answer: GatewayAnswer): Response {
+  for (const [name, value] of Object.entries(answer.headers ?? {})) c.header(name, value);
+  const status = answer.status as 200;
+  if (answer.json !== undefined) return c.json(answer.json as object, status);
+  if (answer.text !== undefined) return c.text(answer.text, status);
+  return c.body(null, status);
+}
+
+/** Every source's URL on a Hono app (`app.request()`, Lambda): verify, store, answer (see Gateway). */
+export function gatewayRoutes(gateway: Gateway): Hono {
   const app = new Hono();
-  const handler = async (c: Context) => {
+  app.post('*', async (c, next) => {
+    if (!isGatewayPath(c.req.path)) return next();
+    const resolved = gateway.resolve(c.req.path);
+    if (!('source' in resolved)) return toResponse(c, resolved.answer);
+    const source = resolved.source;
     let body: Uint8Array;
     try {
-      body = await readBody(c, options.maxBodyBytes);
+      body = await readBody(c, source.maxBodyBytes);
     } catch (error) {
       if (!(error instanceof TooLarge)) throw error;
-      ingest.count('too_large');
-      return c.json(
-        { ok: false, error: 'too_large', message: `request body over ${options.maxBodyBytes} bytes` },
-        413,
-      );
+      return toResponse(c, gateway.tooLarge(source));
     }
-    const response = await ingest.handle({
+    const answer = await gateway.handle(source, {
       body,
-      // A proxy that forwards API Gateway's base64 body as is says so (RFC 2045's header).
       isBase64: c.req.header('content-transfer-encoding')?.trim().toLowerCase() === 'base64',
-      headers: {
-        timestamp: c.req.header('x-slack-request-timestamp'),
-        signature: c.req.header('x-slack-signature'),
-        contentType: c.req.header('content-type'),
-        retryNum: c.req.header('x-slack-retry-num'),
-      },
+      header: (name) => c.req.header(name),
     });
-    if (response.json) return c.json(response.json, response.status as 200);
-    return c.body(null, response.status as 200);
-  };
-  for (const path of SLACK_PATHS) app.post(path, handler);
+    return toResponse(c, answer);
+  });
   return app;
 }

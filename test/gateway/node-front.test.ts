@@ -1,15 +1,16 @@
-// The node:http front of the Slack URLs: what it takes, what it leaves to the Hono app, and a failed store.
+// The node:http front of the webhook URLs: what it takes, what it leaves to the Hono app, and a failed store.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { SlackIngest } from '../../../../src/chat/channels/slack/ingest.ts';
-import { slackNodeHandler } from '../../../../src/chat/channels/slack/node-handler.ts';
-import { SlackSignature } from '../../../../src/chat/channels/slack/signature.ts';
-import { createLogger } from '../../../../src/kernel/logger.ts';
-import { mentionBody, SIGNING_SECRET, signedHeaders } from '../../../support/slack.ts';
+import { SlackSignature } from '../../src/chat/channels/slack/signature.ts';
+import { Gateway } from '../../src/gateway/gateway.ts';
+import { gatewayNodeHandler } from '../../src/gateway/node-front.ts';
+import { SlackSource } from '../../src/gateway/sources/slack.ts';
+import { createLogger } from '../../src/kernel/logger.ts';
+import { mentionBody, SIGNING_SECRET, signedHeaders } from '../support/slack.ts';
 
-describe('slackNodeHandler', () => {
+describe('gatewayNodeHandler', () => {
   let server: Server;
   let url: string;
   let failStore = false;
@@ -17,14 +18,19 @@ describe('slackNodeHandler', () => {
 
   before(async () => {
     const logger = createLogger({ level: 'silent' });
-    const ingest = new SlackIngest({
-      verifier: new SlackSignature({ signingSecret: SIGNING_SECRET }),
+    const gateway = new Gateway({
+      sources: [
+        new SlackSource({
+          verifier: new SlackSignature({ signingSecret: SIGNING_SECRET }),
+          maxBodyBytes: 4096,
+        }),
+      ],
       store: async () => {
         if (failStore) throw new Error('database is down');
       },
       logger,
     });
-    const front = slackNodeHandler(ingest, { maxBodyBytes: 4096, logger });
+    const front = gatewayNodeHandler(gateway, { logger });
     server = createServer((req, res) => {
       if (front(req, res)) return;
       passedOn.push(`${req.method} ${req.url}`);
@@ -39,18 +45,21 @@ describe('slackNodeHandler', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  it('takes POSTs to the three Slack URLs (query string allowed) and leaves everything else', async () => {
+  it('takes POSTs under the source prefixes (query string allowed) and leaves everything else', async () => {
     // Prepare
     const body = mentionBody({ text: 'help' });
     const headers = signedHeaders(body, 'application/json');
     // Act
     const taken = await fetch(`${url}/slack/events?x=1`, { method: 'POST', headers, body });
     const get = await fetch(`${url}/slack/events`);
-    const other = await fetch(`${url}/slack/other`, { method: 'POST', headers, body });
+    const unknown = await fetch(`${url}/slack/other`, { method: 'POST', headers, body });
+    const other = await fetch(`${url}/other`, { method: 'POST', headers, body });
     // Assess
     assert.equal(taken.status, 200);
+    assert.equal(unknown.status, 404);
+    assert.match(await unknown.text(), /no webhook source at \/slack\/other/);
     assert.deepEqual([get.status, other.status], [204, 204]);
-    assert.deepEqual(passedOn, ['GET /slack/events', 'POST /slack/other']);
+    assert.deepEqual(passedOn, ['GET /slack/events', 'POST /other']);
   });
 
   it('answers 500 when the delivery could not be stored, so that Slack sends it again', async () => {

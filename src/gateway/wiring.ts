@@ -1,0 +1,143 @@
+// The gateway of `chronops serve`: the sources the config turns on, the one ingest path in front of them (node:http
+// front and Hono routes), the inbox with its group commit, and the worker that hands stored deliveries to the
+// handlers capabilities register per source kind (chat: slack, jandi, teams; rules: sns, events).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Hono } from 'hono';
+import { SlackSignature } from '../chat/channels/slack/signature.ts';
+import type { Config } from '../kernel/config.ts';
+import type { Logger } from '../kernel/logger.ts';
+import type { Metrics } from '../kernel/metrics.ts';
+import type { Db } from '../store/db.ts';
+import { GroupCommit } from '../store/group-commit.ts';
+import { Gateway } from './gateway.ts';
+import { type InboxItem, InboxStore } from './inbox-store.ts';
+import { gatewayNodeHandler } from './node-front.ts';
+import { ReplyHub } from './replies.ts';
+import { gatewayRoutes } from './routes.ts';
+import type { Source } from './source.ts';
+import { SlackSource } from './sources/slack.ts';
+import { type DeliveryHandler, InboxWorker } from './worker.ts';
+
+export interface GatewayDeps {
+  config: Config;
+  db: Db;
+  schema: string;
+  metrics: Metrics;
+  logger: Logger;
+  node: string;
+  pollMs?: number;
+  /** Run the inbox worker in this process (default true). Off: this process only ingests; others handle. */
+  worker?: boolean;
+}
+
+export interface GatewayRuntime {
+  gateway: Gateway;
+  inbox: InboxStore;
+  replies: ReplyHub;
+  /** Every source's URL on a Hono app (`app.request()`, Lambda). */
+  routes: Hono;
+  /** The same for node:http directly (the Node server puts it before the Hono app); false: not taken. */
+  nodeHandler: (req: IncomingMessage, res: ServerResponse) => boolean;
+  worker?: InboxWorker;
+  /** Stored deliveries of sources of `kind` go to `handler` (nothing happens when this process has no worker). */
+  register(kind: string, handler: DeliveryHandler): void;
+  /** Resolves when the gateway has nothing waiting to be stored (see InboxWorkerOptions.yieldTo). */
+  yieldToIngest(): Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** On the embedded database, how long a worker waits after a delivery was stored before its next statement. */
+const GATEWAY_TURN_MS = 20;
+
+/** The sources the config turns on. */
+export function configuredSources(config: Config, logger: Logger): Source[] {
+  const sources: Source[] = [];
+  if (config.slack.enabled && config.slack.signingSecret) {
+    sources.push(
+      new SlackSource({
+        verifier: new SlackSignature({ signingSecret: config.slack.signingSecret }),
+        maxBodyBytes: config.slack.maxBodyBytes,
+        logger,
+      }),
+    );
+  }
+  return sources;
+}
+
+export function createGateway(deps: GatewayDeps): GatewayRuntime {
+  const { db, logger } = deps;
+  const inbox = new InboxStore(db, deps.schema);
+  const replies = new ReplyHub();
+  const sources = configuredSources(deps.config, logger);
+  // Deliveries arriving together share one INSERT (one commit), gathered over the I/O already due.
+  const accepts = new GroupCommit<InboxItem, undefined>(
+    async (items) => {
+      await inbox.accept(items);
+      return items.map(() => undefined);
+    },
+    // One flush at a time, on both databases: while it commits, the next batch fills. (Two in flight on
+    // PostgreSQL gave smaller batches and more server CPU per row: fewer requests/s on the 2-core bench machine.)
+    // Under a storm, a flush waits a few turns of the event loop for the batch to fill (see GroupCommit).
+    { maxBatch: 500, gather: 'io', gatherTurns: 4 },
+  );
+  let lastStored = 0;
+  const yieldToIngest = async () => {
+    // A turn of the event loop first: on the embedded database, queries answer within one chain of promise
+    // callbacks, and a worker draining a backlog would otherwise keep I/O waiting until it is done.
+    await new Promise((resolve) => setImmediate(resolve));
+    await accepts.idle();
+    // The embedded database runs in this thread: while deliveries keep coming, leave the gateway a few free
+    // turns between the worker's statements.
+    const since = Date.now() - lastStored;
+    if (db.kind === 'pglite' && since < GATEWAY_TURN_MS) {
+      await new Promise((resolve) => setTimeout(resolve, GATEWAY_TURN_MS - since));
+      await accepts.idle();
+    }
+  };
+  // One process on the embedded database: work is announced in-process (a stored delivery, a retry's timer), so
+  // the database is only polled as a safety net — each query there holds the event loop. Several servers on
+  // PostgreSQL learn of each other's work by polling.
+  const pollMs = deps.pollMs ?? (db.kind === 'pglite' ? 10_000 : 1000);
+  const worker =
+    deps.worker === false
+      ? undefined
+      : new InboxWorker({
+          inbox,
+          node: deps.node,
+          logger,
+          sources: () => sources,
+          replies,
+          releaseClaimsAtStart: db.kind === 'pglite',
+          yieldTo: yieldToIngest,
+          pollMs,
+        });
+  const gateway = new Gateway({
+    sources,
+    store: (item) => accepts.submit(item),
+    onStored: () => {
+      lastStored = Date.now();
+      worker?.notify();
+    },
+    onReplyWanted: (item) => worker?.expedite(item),
+    replies,
+    logger,
+    metrics: deps.metrics,
+  });
+  return {
+    gateway,
+    inbox,
+    replies,
+    routes: gatewayRoutes(gateway),
+    nodeHandler: gatewayNodeHandler(gateway, { logger }),
+    ...(worker ? { worker } : {}),
+    register: (kind, handler) => worker?.register(kind, handler),
+    yieldToIngest,
+    start: () => worker?.start(),
+    stop: async () => {
+      await worker?.stop();
+      gateway.close();
+    },
+  };
+}
