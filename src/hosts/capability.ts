@@ -5,6 +5,7 @@
 // sub-apps, starts them, and stops them in reverse order.
 import type { Hono } from 'hono';
 import type { AwsGateway } from '../aws/gateway.ts';
+import type { DeliveryHandler } from '../gateway/worker.ts';
 import type { Config } from '../kernel/config.ts';
 import type { EventBus } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
@@ -36,6 +37,11 @@ export interface HostContext {
 export interface Capability {
   /** The handlers of its timer kinds (`<name>.<what>`), registered before the loop starts. */
   timers?: TimerHandler[];
+  /**
+   * Handlers of stored webhook deliveries, by source kind (event rules: `sns`, `events`), registered on the
+   * gateway's worker (src/gateway/worker.ts). One handler per kind across the server.
+   */
+  deliveries?: Partial<Record<string, DeliveryHandler>>;
   /** Its HTTP API, mounted by the host at `/api/<name>`. */
   api?: Hono;
   /** After every capability is created and the timer loop runs. */

@@ -205,6 +205,10 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     });
     await chat.start();
     cleanups.unshift(() => chat.stop());
+    for (const c of running) {
+      for (const [kind, handler] of Object.entries(c.deliveries ?? {}))
+        if (handler) webhooks.register(kind, handler);
+    }
     webhooks.start();
     cleanups.unshift(() => webhooks.stop());
     // The web console: the same command handler, as the user `console`, its progress on the page's stream.
