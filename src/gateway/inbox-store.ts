@@ -165,6 +165,23 @@ export class InboxStore {
     return interleave(rows.map(toDelivery));
   }
 
+  /**
+   * Closes up to `limit` pending deliveries of sources no handler takes (stored for the relay and the record, with
+   * nothing to do here), noting why. Returns how many.
+   */
+  async closeUnhandled(sources: readonly string[], limit: number): Promise<number> {
+    if (sources.length === 0) return 0;
+    const rows = await this.db.query<{ n: number }>(
+      `WITH c AS (UPDATE ${this.t} SET status = 'done', finished_at = clock_timestamp(), error = 'no handler'
+                  WHERE key IN (SELECT key FROM ${this.t} WHERE source = ANY($1::text[]) AND status = 'pending'
+                                ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
+                  RETURNING 1)
+       SELECT count(*)::int AS n FROM c`,
+      [sources, limit],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
   /** Claims one delivery by its key, if it is pending (a request waits for its reply: handle it first). */
   async claimKey(node: string, leaseMs: number, key: string): Promise<Delivery | undefined> {
     const rows = await this.db.query<InboxDbRow>(

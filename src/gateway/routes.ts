@@ -51,11 +51,17 @@ async function readBody(c: Context, max: number): Promise<Uint8Array> {
 
 /** A gateway answer as a web Response. */
 export function toResponse(c: Context, answer: GatewayAnswer): Response {
-  for (const [name, value] of Object.entries(answer.headers ?? {})) c.header(name, value);
+  const headers: Record<string, string> = { ...answer.headers };
   const status = answer.status as 200;
-  if (answer.json !== undefined) return c.json(answer.json as object, status);
-  if (answer.text !== undefined) return c.text(answer.text, status);
-  return c.body(null, status);
+  if (answer.json !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    return c.body(JSON.stringify(answer.json), status, headers);
+  }
+  if (answer.text !== undefined) {
+    headers['content-type'] ??= 'text/plain; charset=utf-8';
+    return c.body(answer.text, status, headers);
+  }
+  return c.body(null, status, headers);
 }
 
 /** Every source's URL on a Hono app (`app.request()`, Lambda): verify, store, answer (see Gateway). */

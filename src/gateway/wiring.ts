@@ -10,13 +10,17 @@ import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import type { Db } from '../store/db.ts';
 import { GroupCommit } from '../store/group-commit.ts';
+import type { SourceConfig } from './config.ts';
 import { Gateway } from './gateway.ts';
 import { type InboxItem, InboxStore } from './inbox-store.ts';
 import { gatewayNodeHandler } from './node-front.ts';
 import { ReplyHub } from './replies.ts';
 import { gatewayRoutes } from './routes.ts';
-import type { Source } from './source.ts';
+import { SOURCE_PREFIX, type Source } from './source.ts';
+import { GenericSource } from './sources/generic.ts';
+import { JandiSource } from './sources/jandi.ts';
 import { SlackSource } from './sources/slack.ts';
+import { TeamsSource } from './sources/teams.ts';
 import { type DeliveryHandler, InboxWorker } from './worker.ts';
 
 export interface GatewayDeps {
@@ -51,8 +55,26 @@ export interface GatewayRuntime {
 /** On the embedded database, how long a worker waits after a delivery was stored before its next statement. */
 const GATEWAY_TURN_MS = 20;
 
-/** The sources the config turns on. */
-export function configuredSources(config: Config, logger: Logger): Source[] {
+/** The source of one `sources:` entry. */
+export function sourceOf(c: SourceConfig): Source {
+  switch (c.kind) {
+    case 'jandi':
+      return new JandiSource(c);
+    case 'teams':
+      return new TeamsSource(c);
+    case 'generic':
+      return new GenericSource(c);
+    case 'sns':
+    case 'events':
+      throw new Error(`${c.kind} sources are not available yet`);
+  }
+}
+
+/** The sources the config turns on, and the paths of those it leaves off (answered 404 with the reason). */
+export function configuredSources(
+  config: Config,
+  logger: Logger,
+): { sources: Source[]; off: Array<{ paths: string[]; reason: string }> } {
   const sources: Source[] = [];
   if (config.slack.enabled && config.slack.signingSecret) {
     sources.push(
@@ -63,14 +85,19 @@ export function configuredSources(config: Config, logger: Logger): Source[] {
       }),
     );
   }
-  return sources;
+  for (const c of config.sources.on) sources.push(sourceOf(c));
+  const off = config.sources.off.map((o) => ({
+    paths: [`${SOURCE_PREFIX[o.kind]}/${o.name}`],
+    reason: o.reason,
+  }));
+  return { sources, off };
 }
 
 export function createGateway(deps: GatewayDeps): GatewayRuntime {
   const { db, logger } = deps;
   const inbox = new InboxStore(db, deps.schema);
   const replies = new ReplyHub();
-  const sources = configuredSources(deps.config, logger);
+  const { sources, off } = configuredSources(deps.config, logger);
   // Deliveries arriving together share one INSERT (one commit), gathered over the I/O already due.
   const accepts = new GroupCommit<InboxItem, undefined>(
     async (items) => {
@@ -113,8 +140,10 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
           yieldTo: yieldToIngest,
           pollMs,
         });
+  for (const o of off) logger.warn({ paths: o.paths }, o.reason);
   const gateway = new Gateway({
     sources,
+    off,
     store: (item) => accepts.submit(item),
     onStored: () => {
       lastStored = Date.now();

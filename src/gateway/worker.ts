@@ -59,6 +59,9 @@ export interface InboxWorkerOptions {
   housekeeping?: () => Promise<void>;
 }
 
+/** Deliveries of sources nobody handles closed per statement. */
+const UNHANDLED_BATCH = 500;
+
 export class InboxWorker {
   private readonly o: InboxWorkerOptions;
   private readonly handlers = new Map<string, DeliveryHandler>();
@@ -127,6 +130,14 @@ export class InboxWorker {
       .map((s) => s.name);
   }
 
+  /** Sources whose kind no capability handles here: stored for the record and the relay, nothing to run. */
+  private unhandledSources(): string[] {
+    return this.o
+      .sources()
+      .filter((s) => !this.handlers.has(s.kind))
+      .map((s) => s.name);
+  }
+
   private async run(): Promise<void> {
     const pollMs = this.o.pollMs ?? 1000;
     const leaseMs = this.o.leaseMs ?? 30_000;
@@ -139,7 +150,13 @@ export class InboxWorker {
       await this.housekeeping(leaseMs);
       let rows: Delivery[] = [];
       const sources = this.sourcesToClaim();
+      const unhandled = this.unhandledSources();
+      let closed = 0;
       try {
+        if (unhandled.length > 0) {
+          await this.o.yieldTo?.();
+          closed = await this.o.inbox.closeUnhandled(unhandled, UNHANDLED_BATCH);
+        }
         if (sources.length > 0) {
           await this.o.yieldTo?.();
           const batch = this.o.batch ?? 32;
@@ -155,7 +172,7 @@ export class InboxWorker {
         this.o.logger.error({ err: error }, 'gateway inbox: claim failed');
       }
       if (rows.length === 0) {
-        if (!this.stopped) await this.signal.wait(pollMs);
+        if (!this.stopped && closed < UNHANDLED_BATCH) await this.signal.wait(pollMs);
         continue;
       }
       await this.processAll(rows);

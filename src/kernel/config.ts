@@ -15,6 +15,7 @@ import {
   schedulesSchema,
 } from '../capabilities/power/config.ts';
 import type { ChatRule, GuardedCommand } from '../chat/permissions.ts';
+import { type ResolvedSources, resolveSources, sourcesSchema } from '../gateway/config.ts';
 import { ConfigError, type FieldIssue } from './errors.ts';
 import { isValidZone } from './time.ts';
 
@@ -42,6 +43,8 @@ export interface Config {
   aws: { simulate?: Record<string, unknown> };
   /** The Slack app: on when SLACK_SIGNING_SECRET is set (or `slack.enabled: true`, which then requires it). */
   slack: SlackConfig;
+  /** Webhook sources besides Slack (src/gateway/config.ts): those on, and those off for a missing secret. */
+  sources: ResolvedSources;
   /** Values that must never be logged (e.g. the password in DATABASE_URL, the Slack secrets). */
   secrets: string[];
 }
@@ -207,6 +210,7 @@ function configFileSchema(envRegion: string | undefined) {
           .default(DEFAULT_CONFIG.slack.maxBodyBytes),
       })
       .prefault({}),
+    sources: sourcesSchema,
   });
 }
 
@@ -331,6 +335,7 @@ export function parseConfig(
 
   const url = overrides.databaseUrl ?? file.database.url;
   const slack = resolveSlack(file, overrides, issues);
+  const sources = resolveSources(file.sources, env, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     timezone: file.timezone,
@@ -348,9 +353,11 @@ export function parseConfig(
     replicas: { ...file.replicas },
     aws: file.aws.simulate === undefined ? {} : { simulate: file.aws.simulate },
     slack,
+    sources,
     secrets: [
       ...(url === undefined ? [] : secretsOfUrl(url)),
       ...[slack.signingSecret, slack.botToken, slack.apiUrl].filter((v): v is string => v !== undefined),
+      ...sources.secrets,
     ],
   };
 }
