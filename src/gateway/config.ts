@@ -1,13 +1,13 @@
 // The `sources:` section of the config: the webhook sources besides Slack (which keeps its own `slack:` section).
-// Secrets are never in the file: each source names the environment variable that holds its token, secret or key,
-// and a source whose variable is not set is off (its URL answers 404 saying why) — unless it says `enabled: true`,
-// and then chronops refuses to start without it.
+// Secrets are never in the file: a token, secret or key is written as a `${NAME}` reference to an environment
+// variable (src/kernel/env-refs.ts), and a source whose variable is not set is off (its URL answers 404 saying
+// why) — unless it says `enabled: true`, and then chronops refuses to start without it.
 
 import { z } from 'zod';
+import { hasEnvRef, resolveEnvRefs } from '../kernel/env-refs.ts';
 import type { FieldIssue } from '../kernel/errors.ts';
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
-const ENV = /^[A-Z_][A-Z0-9_]*$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$/;
 const HEADER = /^[A-Za-z0-9-]+$/;
 
@@ -15,8 +15,14 @@ export const DEFAULT_SOURCE_BODY_BYTES = 256 * 1024;
 
 const name = () =>
   z.string().regex(NAME, 'must be 1 to 40 characters of a-z, 0-9 and "-", starting with a letter or digit');
-const envName = () =>
-  z.string().regex(ENV, 'must be the NAME of an environment variable (A-Z, 0-9, _), not the secret itself');
+/** A secret: only as `${NAME}` references to environment variables. */
+const secretRef = () =>
+  z
+    .string()
+    .refine(
+      hasEnvRef,
+      `must name an environment variable as \${NAME}: secrets are not written in the config file`,
+    );
 const common = {
   name: name(),
   enabled: z.boolean().optional(),
@@ -38,9 +44,11 @@ const jandi = z.strictObject({
       z.strictObject({
         /** The room's name as chronops calls it (permissions, logs); JANDI's roomName is recorded beside it. */
         name: z.string().trim().min(1),
-        tokenEnv: envName(),
-        /** The room's JANDI incoming webhook URL, for answers that come later (a long command's outcome). */
-        webhookUrlEnv: envName().optional(),
+        /** The room's outgoing webhook token, e.g. `${JANDI_TOKEN}`. */
+        token: secretRef(),
+        /** Where answers that come later go (a notify destination's name: the room's incoming webhook). */
+        replyTo: z.string().trim().min(1).optional(),
+        locale: z.enum(['en', 'ko']).optional(),
       }),
     )
     .min(1, 'must list at least one room'),
@@ -53,8 +61,11 @@ const jandi = z.strictObject({
 const teams = z.strictObject({
   kind: z.literal('teams'),
   ...common,
-  /** The security token Teams shows when the outgoing webhook is created (base64). */
-  secretEnv: envName(),
+  /** The security token Teams shows when the outgoing webhook is created (base64), e.g. `${TEAMS_SECRET}`. */
+  secret: secretRef(),
+  /** Where answers that come later go (a notify destination's name). */
+  replyTo: z.string().trim().min(1).optional(),
+  locale: z.enum(['en', 'ko']).optional(),
   /** Teams shows an answer only within 5 s. */
   replyWithinMs: z.number().int().min(0).max(4800).default(4000),
   toleranceSeconds: tolerance(),
@@ -65,7 +76,7 @@ const generic = z.strictObject({
   ...common,
   /** `standard`: Standard Webhooks (webhook-id/-timestamp/-signature); `github`: X-Hub-Signature-256. */
   scheme: z.enum(['standard', 'github']),
-  secretEnv: envName(),
+  secret: secretRef(),
   toleranceSeconds: tolerance(),
 });
 
@@ -85,7 +96,7 @@ const events = z.strictObject({
   ...common,
   /** The header the EventBridge connection sends its API key in. */
   apiKeyHeader: z.string().regex(HEADER, 'must be an HTTP header name').default('x-chronops-api-key'),
-  apiKeyEnv: envName(),
+  apiKey: secretRef(),
 });
 
 export const sourcesSchema = z
@@ -100,7 +111,8 @@ interface Common {
 export interface JandiRoom {
   name: string;
   token: string;
-  webhookUrl?: string;
+  replyTo?: string;
+  locale?: 'en' | 'ko';
 }
 export type SourceConfig =
   | (Common & {
@@ -109,7 +121,14 @@ export type SourceConfig =
       replyWithinMs: number;
       toleranceSeconds: number;
     })
-  | (Common & { kind: 'teams'; secret: string; replyWithinMs: number; toleranceSeconds: number })
+  | (Common & {
+      kind: 'teams';
+      secret: string;
+      replyWithinMs: number;
+      toleranceSeconds: number;
+      replyTo?: string;
+      locale?: 'en' | 'ko';
+    })
   | (Common & { kind: 'generic'; scheme: 'standard' | 'github'; secret: string; toleranceSeconds: number })
   | (Common & { kind: 'sns'; topics: string[]; maxAgeSeconds: number })
   | (Common & { kind: 'events'; apiKeyHeader: string; apiKey: string });
@@ -121,25 +140,18 @@ export interface ResolvedSources {
   secrets: string[];
 }
 
-/** The env variables an entry needs, by field. */
-function envOf(entry: SourceFileEntry): Array<[field: string, env: string]> {
+/** The secret references of an entry, by field. */
+function refsOf(entry: SourceFileEntry): Array<[field: string, ref: string]> {
   switch (entry.kind) {
     case 'jandi':
-      return entry.rooms.flatMap(
-        (r, i): Array<[string, string]> => [
-          [`rooms[${i}].tokenEnv`, r.tokenEnv],
-          ...(r.webhookUrlEnv
-            ? ([[`rooms[${i}].webhookUrlEnv`, r.webhookUrlEnv]] as Array<[string, string]>)
-            : []),
-        ],
-      );
+      return entry.rooms.map((r, i): [string, string] => [`rooms[${i}].token`, r.token]);
     case 'teams':
     case 'generic':
-      return [['secretEnv', entry.secretEnv]];
+      return [['secret', entry.secret]];
     case 'sns':
       return [];
     case 'events':
-      return [['apiKeyEnv', entry.apiKeyEnv]];
+      return [['apiKey', entry.apiKey]];
   }
 }
 
@@ -161,8 +173,6 @@ export function resolveSources(
       return;
     }
     seen.add(entry.name);
-    const value = (v: string) => env[v]?.trim() || undefined;
-    const missing = envOf(entry).filter(([field, v]) => !value(v) && !field.endsWith('webhookUrlEnv'));
     if (entry.enabled === false) {
       out.off.push({
         name: entry.name,
@@ -171,40 +181,40 @@ export function resolveSources(
       });
       return;
     }
-    if (missing.length > 0) {
-      const names = missing.map(([, v]) => v).join(', ');
-      if (entry.enabled === true) {
-        for (const [field, v] of missing) {
-          issues.push({
-            field: `${v} (environment, ${at}.${field})`,
-            message: `the ${entry.kind} source ${entry.name} is enabled but ${v} is not set`,
-          });
-        }
-      } else {
+    // Resolve every reference; the issues are the source's own until we know whether it must be on.
+    const mine: FieldIssue[] = [];
+    const values = new Map<string, string>();
+    for (const [field, ref] of refsOf(entry)) {
+      const value = resolveEnvRefs(ref, env, `${at}.${field}`, mine);
+      if (value !== undefined) values.set(field, value);
+    }
+    if (mine.length > 0) {
+      if (entry.enabled === true) issues.push(...mine);
+      else {
+        const missing = [
+          ...new Set(mine.map((m) => m.message.replace(/^the environment variable (\S+).*$/, '$1'))),
+        ];
         out.off.push({
           name: entry.name,
           kind: entry.kind,
-          reason: `the ${entry.kind} source ${entry.name} is off: ${names} is not set`,
+          reason: `the ${entry.kind} source ${entry.name} is off: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`,
         });
       }
       return;
     }
+    out.secrets.push(...values.values());
     const base = { name: entry.name, maxBodyBytes: entry.maxBodyBytes };
-    const secret = (v: string) => {
-      const s = value(v)!;
-      out.secrets.push(s);
-      return s;
-    };
     switch (entry.kind) {
       case 'jandi':
         out.on.push({
           ...base,
           kind: 'jandi',
-          rooms: entry.rooms.map((r) => {
-            const url = r.webhookUrlEnv ? value(r.webhookUrlEnv) : undefined;
-            if (url) out.secrets.push(url);
-            return { name: r.name, token: secret(r.tokenEnv), ...(url ? { webhookUrl: url } : {}) };
-          }),
+          rooms: entry.rooms.map((r, n) => ({
+            name: r.name,
+            token: values.get(`rooms[${n}].token`)!,
+            ...(r.replyTo ? { replyTo: r.replyTo } : {}),
+            ...(r.locale ? { locale: r.locale } : {}),
+          })),
           replyWithinMs: entry.replyWithinMs,
           toleranceSeconds: entry.toleranceSeconds,
         });
@@ -213,9 +223,11 @@ export function resolveSources(
         out.on.push({
           ...base,
           kind: 'teams',
-          secret: secret(entry.secretEnv),
+          secret: values.get('secret')!,
           replyWithinMs: entry.replyWithinMs,
           toleranceSeconds: entry.toleranceSeconds,
+          ...(entry.replyTo ? { replyTo: entry.replyTo } : {}),
+          ...(entry.locale ? { locale: entry.locale } : {}),
         });
         break;
       case 'generic':
@@ -223,7 +235,7 @@ export function resolveSources(
           ...base,
           kind: 'generic',
           scheme: entry.scheme,
-          secret: secret(entry.secretEnv),
+          secret: values.get('secret')!,
           toleranceSeconds: entry.toleranceSeconds,
         });
         break;
@@ -235,7 +247,7 @@ export function resolveSources(
           ...base,
           kind: 'events',
           apiKeyHeader: entry.apiKeyHeader.toLowerCase(),
-          apiKey: secret(entry.apiKeyEnv),
+          apiKey: values.get('apiKey')!,
         });
         break;
     }

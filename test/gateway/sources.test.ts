@@ -33,7 +33,7 @@ for (const door of ['hono', 'node:http'] as const)
       run = await runChronops(backends[0]!, {
         config: config([
           ...webhookSources({ maxBodyBytes: 2048, replyWithinMs: 0 }),
-          { kind: 'teams', name: 'teams-off', secretEnv: 'NOT_SET_ANYWHERE' },
+          { kind: 'teams', name: 'teams-off', secret: `\${NOT_SET_ANYWHERE}` },
         ]),
         gatewayWorker: false,
       });
@@ -248,18 +248,21 @@ for (const door of ['hono', 'node:http'] as const)
 describe('sources in the config', () => {
   it('names a missing secret of a source that must be on, and refuses a secret written in the file', () => {
     assert.throws(
-      () => config([{ kind: 'teams', name: 'teams', secretEnv: 'TEAMS_NOT_SET', enabled: true }]),
-      (error: unknown) =>
-        error instanceof ConfigError && error.issues.some((i) => /TEAMS_NOT_SET/.test(i.field)),
-    );
-    assert.throws(
-      () => config([{ kind: 'generic', name: 'gh', scheme: 'github', secretEnv: 'ghs-actual-secret-value' }]),
+      () => config([{ kind: 'teams', name: 'teams', secret: `\${TEAMS_NOT_SET}`, enabled: true }]),
       (error: unknown) =>
         error instanceof ConfigError &&
-        error.issues.some((i) => /NAME of an environment variable/.test(i.message)),
+        error.issues.some(
+          (i) => i.field === 'sources[0].secret' && /TEAMS_NOT_SET is not set/.test(i.message),
+        ),
     );
     assert.throws(
-      () => config([{ kind: 'generic', name: 'slack', scheme: 'github', secretEnv: 'GITHUB_SECRET' }]),
+      () => config([{ kind: 'generic', name: 'gh', scheme: 'github', secret: 'ghs-actual-secret-value' }]),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.issues.some((i) => /secrets are not written in the config file/.test(i.message)),
+    );
+    assert.throws(
+      () => config([{ kind: 'generic', name: 'slack', scheme: 'github', secret: `\${GITHUB_SECRET}` }]),
       (error: unknown) => error instanceof ConfigError && /used already/.test(error.message),
     );
   });

@@ -28,15 +28,15 @@ export function webhookSources(overrides: { maxBodyBytes?: number; replyWithinMs
       kind: 'jandi',
       name: 'webhook',
       rooms: [
-        { name: 'ops', tokenEnv: 'JANDI_TOKEN_OPS' },
-        { name: 'infra', tokenEnv: 'JANDI_TOKEN_INFRA' },
+        { name: 'ops', token: `\${JANDI_TOKEN_OPS}` },
+        { name: 'infra', token: `\${JANDI_TOKEN_INFRA}` },
       ],
       ...max,
       ...reply,
     },
-    { kind: 'teams', name: 'teams', secretEnv: 'TEAMS_SECRET', ...max, ...reply },
-    { kind: 'generic', name: 'billing', scheme: 'standard', secretEnv: 'STANDARD_SECRET', ...max },
-    { kind: 'generic', name: 'github', scheme: 'github', secretEnv: 'GITHUB_SECRET', ...max },
+    { kind: 'teams', name: 'teams', secret: `\${TEAMS_SECRET}`, ...max, ...reply },
+    { kind: 'generic', name: 'billing', scheme: 'standard', secret: `\${STANDARD_SECRET}`, ...max },
+    { kind: 'generic', name: 'github', scheme: 'github', secret: `\${GITHUB_SECRET}`, ...max },
   ];
 }
 
