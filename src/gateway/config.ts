@@ -254,3 +254,120 @@ export function resolveSources(
   });
   return out;
 }
+
+// ---- kafka: the relay of stored deliveries to topics (off unless the section is there) -------------------------
+
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const BROKER = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+
+export const kafkaSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    brokers: z.array(z.string().regex(BROKER, 'must be host:port')).min(1, 'must list at least one broker'),
+    clientId: z.string().trim().min(1).default('chronops'),
+    tls: z.boolean().default(false),
+    sasl: z
+      .strictObject({
+        mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
+        username: z.string().min(1),
+        password: secretRef(),
+      })
+      .optional(),
+    /** `all`: every in-sync replica acknowledges (default); `leader`: the leader alone. */
+    acks: z.enum(['all', 'leader']).default('all'),
+    /** The idempotent producer (real brokers; librdkafka's mock cluster does not support it). */
+    idempotent: z.boolean().default(false),
+    /** Which stored deliveries go to which topics. */
+    routes: z
+      .array(
+        z.strictObject({
+          /** A source's name (`slack`, or a name from `sources:`). */
+          source: name(),
+          /** Delivery types (Slack `event_callback`, `command`, `interaction`; GitHub's event …); absent: all. */
+          types: z.array(z.string().min(1)).optional(),
+          /** Finer types (Slack's event type such as `app_mention`); absent: all. */
+          subtypes: z.array(z.string().min(1)).optional(),
+          topics: z.array(z.string().regex(TOPIC, 'must be a Kafka topic name')).min(1),
+        }),
+      )
+      .min(1, 'must have at least one route'),
+  })
+  .optional();
+export type KafkaFileEntry = NonNullable<z.infer<typeof kafkaSchema>>;
+
+export interface KafkaRoute {
+  source: string;
+  types?: string[];
+  subtypes?: string[];
+  topics: string[];
+}
+
+export interface KafkaConfig {
+  brokers: string[];
+  clientId: string;
+  tls: boolean;
+  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+  acks: -1 | 1;
+  idempotent: boolean;
+  routes: KafkaRoute[];
+}
+
+/** The kafka section with its password read from `env`; undefined when Kafka is off. */
+export function resolveKafka(
+  entry: KafkaFileEntry | undefined,
+  sourceNames: readonly string[],
+  env: NodeJS.ProcessEnv,
+  issues: FieldIssue[],
+): { kafka?: KafkaConfig; secrets: string[] } {
+  if (!entry?.enabled) return { secrets: [] };
+  entry.routes.forEach((r, i) => {
+    if (!sourceNames.includes(r.source)) {
+      issues.push({
+        field: `kafka.routes[${i}].source`,
+        message: `no source named "${r.source}" (sources: ${sourceNames.join(', ')})`,
+      });
+    }
+  });
+  let sasl: KafkaConfig['sasl'];
+  const secrets: string[] = [];
+  if (entry.sasl) {
+    const password = resolveEnvRefs(entry.sasl.password, env, 'kafka.sasl.password', issues);
+    if (password !== undefined) {
+      sasl = { mechanism: entry.sasl.mechanism, username: entry.sasl.username, password };
+      secrets.push(password);
+    }
+  }
+  return {
+    kafka: {
+      brokers: entry.brokers,
+      clientId: entry.clientId,
+      tls: entry.tls,
+      ...(sasl ? { sasl } : {}),
+      acks: entry.acks === 'all' ? -1 : 1,
+      idempotent: entry.idempotent,
+      routes: entry.routes.map((r) => ({
+        source: r.source,
+        ...(r.types ? { types: r.types } : {}),
+        ...(r.subtypes ? { subtypes: r.subtypes } : {}),
+        topics: r.topics,
+      })),
+    },
+    secrets,
+  };
+}
+
+/** The topics a delivery goes to: every matching route's, once each; null when none. */
+export function topicsFor(
+  routes: readonly KafkaRoute[],
+  item: { source: string; type: string; subtype: string | null },
+): string[] | null {
+  let topics: string[] | null = null;
+  for (const r of routes) {
+    if (r.source !== item.source) continue;
+    if (r.types && !r.types.includes(item.type)) continue;
+    if (r.subtypes && (item.subtype === null || !r.subtypes.includes(item.subtype))) continue;
+    topics ??= [];
+    for (const t of r.topics) if (!topics.includes(t)) topics.push(t);
+  }
+  return topics;
+}

@@ -22,10 +22,13 @@ export interface KafkaMessage {
   headers?: Record<string, string>;
 }
 
+/** Where a batch went: the first offset written per topic and partition. */
+export type ProducedOffsets = Array<{ topic: string; partition: number; offset: bigint }>;
+
 /** What a producer of chronops needs (jobs' kafka mode codes against this). */
 export interface KafkaProducerPort {
   /** Resolves once every message is acknowledged (acks=all unless configured otherwise). */
-  send(messages: KafkaMessage[], signal?: AbortSignal): Promise<void>;
+  send(messages: KafkaMessage[], signal?: AbortSignal): Promise<ProducedOffsets>;
   produce(message: KafkaMessage, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
@@ -108,8 +111,8 @@ export class KafkaClient implements KafkaProducerPort {
     return this.producer;
   }
 
-  async send(messages: KafkaMessage[], signal?: AbortSignal): Promise<void> {
-    if (messages.length === 0) return;
+  async send(messages: KafkaMessage[], signal?: AbortSignal): Promise<ProducedOffsets> {
+    if (messages.length === 0) return [];
     signal?.throwIfAborted();
     const sent = this.producerNow().send({
       messages: messages.map((m) => ({
@@ -120,24 +123,27 @@ export class KafkaClient implements KafkaProducerPort {
       })),
     });
     try {
-      if (!signal) {
-        await sent;
-        return;
-      }
-      await new Promise<void>((resolve, reject) => {
-        const abort = () => reject(signal.reason);
-        signal.addEventListener('abort', abort, { once: true });
-        sent.then(
-          () => {
-            signal.removeEventListener('abort', abort);
-            resolve();
-          },
-          (error: unknown) => {
-            signal.removeEventListener('abort', abort);
-            reject(error);
-          },
-        );
-      });
+      const result = signal
+        ? await new Promise<Awaited<typeof sent>>((resolve, reject) => {
+            const abort = () => reject(signal.reason);
+            signal.addEventListener('abort', abort, { once: true });
+            sent.then(
+              (r) => {
+                signal.removeEventListener('abort', abort);
+                resolve(r);
+              },
+              (error: unknown) => {
+                signal.removeEventListener('abort', abort);
+                reject(error);
+              },
+            );
+          })
+        : await sent;
+      return (result.offsets ?? []).map((o) => ({
+        topic: o.topic,
+        partition: o.partition,
+        offset: BigInt(o.offset),
+      }));
     } catch (error) {
       if (signal?.aborted && error === signal.reason) throw error;
       // A fresh connection next time: a producer whose broker went away may hold dead sockets.
@@ -146,8 +152,8 @@ export class KafkaClient implements KafkaProducerPort {
     }
   }
 
-  produce(message: KafkaMessage, signal?: AbortSignal): Promise<void> {
-    return this.send([message], signal);
+  async produce(message: KafkaMessage, signal?: AbortSignal): Promise<void> {
+    await this.send([message], signal);
   }
 
   /** The partition count of each topic (created on first use where the cluster allows it). */

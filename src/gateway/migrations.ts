@@ -26,5 +26,23 @@ export const gatewayMigrations: MigrationModule = {
     CREATE INDEX gateway_inbox_leased ON ${s}.gateway_inbox (locked_until) WHERE status = 'processing';
     CREATE INDEX gateway_inbox_relay ON ${s}.gateway_inbox (id) WHERE topics IS NOT NULL AND relayed_at IS NULL;
   `,
+    // 2: the Kafka relay. relay_attempts > 0 without relayed_at: a produce whose outcome is unknown (read the topic
+    // back before sending again). Marks: per topic and partition, an offset at or before anything chronops may
+    // have produced and not recorded (where a read-back starts). The lease: one relay at a time across servers,
+    // so that a key's messages keep their order.
+    (s) => `
+    ALTER TABLE ${s}.gateway_inbox ADD COLUMN relay_attempts integer NOT NULL DEFAULT 0;
+    CREATE TABLE ${s}.gateway_relay_marks (
+      topic text NOT NULL,
+      partition integer NOT NULL,
+      from_offset bigint NOT NULL,
+      PRIMARY KEY (topic, partition)
+    );
+    CREATE TABLE ${s}.gateway_relay_lease (
+      id integer PRIMARY KEY,
+      holder text NOT NULL,
+      until timestamptz NOT NULL
+    );
+  `,
   ],
 };

@@ -10,10 +10,12 @@ import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import type { Db } from '../store/db.ts';
 import { GroupCommit } from '../store/group-commit.ts';
-import type { SourceConfig } from './config.ts';
-import { Gateway } from './gateway.ts';
+import { type SourceConfig, topicsFor } from './config.ts';
+import { Gateway, type TopicRouter } from './gateway.ts';
 import { type InboxItem, InboxStore } from './inbox-store.ts';
+import { KafkaClient } from './kafka.ts';
 import { gatewayNodeHandler } from './node-front.ts';
+import { KafkaRelay, type RelayKafka } from './relay.ts';
 import { ReplyHub } from './replies.ts';
 import { gatewayRoutes } from './routes.ts';
 import { SOURCE_PREFIX, type Source } from './source.ts';
@@ -33,6 +35,8 @@ export interface GatewayDeps {
   pollMs?: number;
   /** Run the inbox worker in this process (default true). Off: this process only ingests; others handle. */
   worker?: boolean;
+  /** Replace the Kafka client of the relay (tests). */
+  kafka?: RelayKafka & { close(): Promise<void> };
 }
 
 export interface GatewayRuntime {
@@ -44,6 +48,8 @@ export interface GatewayRuntime {
   /** The same for node:http directly (the Node server puts it before the Hono app); false: not taken. */
   nodeHandler: (req: IncomingMessage, res: ServerResponse) => boolean;
   worker?: InboxWorker;
+  /** The relay to Kafka, when `kafka:` is configured (off by default). */
+  relay?: KafkaRelay;
   /** Stored deliveries of sources of `kind` go to `handler` (nothing happens when this process has no worker). */
   register(kind: string, handler: DeliveryHandler): void;
   /** Resolves when the gateway has nothing waiting to be stored (see InboxWorkerOptions.yieldTo). */
@@ -51,6 +57,8 @@ export interface GatewayRuntime {
   start(): void;
   stop(): Promise<void>;
 }
+
+type TopicItem = Parameters<TopicRouter>[0];
 
 /** On the embedded database, how long a worker waits after a delivery was stored before its next statement. */
 const GATEWAY_TURN_MS = 20;
@@ -141,13 +149,44 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
           pollMs,
         });
   for (const o of off) logger.warn({ paths: o.paths }, o.reason);
+  const kafkaConfig = deps.config.kafka;
+  const kafka =
+    deps.kafka ??
+    (kafkaConfig
+      ? new KafkaClient({
+          brokers: kafkaConfig.brokers,
+          clientId: kafkaConfig.clientId,
+          acks: kafkaConfig.acks,
+          idempotent: kafkaConfig.idempotent,
+          tls: kafkaConfig.tls,
+          ...(kafkaConfig.sasl ? { sasl: kafkaConfig.sasl } : {}),
+        })
+      : undefined);
+  const relay =
+    kafkaConfig && kafka
+      ? new KafkaRelay({
+          db,
+          schema: deps.schema,
+          kafka,
+          node: deps.node,
+          logger,
+          metrics: deps.metrics,
+          // Several servers: an id taken earlier may commit later; wait a second before relaying past it.
+          settleMs: db.kind === 'postgres' ? 1000 : 0,
+          takeLeaseAtStart: db.kind === 'pglite',
+          yieldTo: yieldToIngest,
+          pollMs,
+        })
+      : undefined;
   const gateway = new Gateway({
     sources,
     off,
     store: (item) => accepts.submit(item),
-    onStored: () => {
+    ...(kafkaConfig ? { topics: (item: TopicItem) => topicsFor(kafkaConfig.routes, item) } : {}),
+    onStored: (item) => {
       lastStored = Date.now();
       worker?.notify();
+      if (item.topics) relay?.notify();
     },
     onReplyWanted: (item) => worker?.expedite(item),
     replies,
@@ -161,11 +200,17 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
     routes: gatewayRoutes(gateway),
     nodeHandler: gatewayNodeHandler(gateway, { logger }),
     ...(worker ? { worker } : {}),
+    ...(relay ? { relay } : {}),
     register: (kind, handler) => worker?.register(kind, handler),
     yieldToIngest,
-    start: () => worker?.start(),
+    start: () => {
+      worker?.start();
+      relay?.start();
+    },
     stop: async () => {
       await worker?.stop();
+      await relay?.stop();
+      await kafka?.close();
       gateway.close();
     },
   };

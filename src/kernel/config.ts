@@ -15,7 +15,14 @@ import {
   schedulesSchema,
 } from '../capabilities/power/config.ts';
 import type { ChatRule, GuardedCommand } from '../chat/permissions.ts';
-import { type ResolvedSources, resolveSources, sourcesSchema } from '../gateway/config.ts';
+import {
+  type KafkaConfig,
+  kafkaSchema,
+  type ResolvedSources,
+  resolveKafka,
+  resolveSources,
+  sourcesSchema,
+} from '../gateway/config.ts';
 import { ConfigError, type FieldIssue } from './errors.ts';
 import { isValidZone } from './time.ts';
 
@@ -45,6 +52,8 @@ export interface Config {
   slack: SlackConfig;
   /** Webhook sources besides Slack (src/gateway/config.ts): those on, and those off for a missing secret. */
   sources: ResolvedSources;
+  /** The relay of stored deliveries to Kafka topics; undefined: off (the default). */
+  kafka?: KafkaConfig;
   /** Values that must never be logged (e.g. the password in DATABASE_URL, the Slack secrets). */
   secrets: string[];
 }
@@ -211,6 +220,7 @@ function configFileSchema(envRegion: string | undefined) {
       })
       .prefault({}),
     sources: sourcesSchema,
+    kafka: kafkaSchema,
   });
 }
 
@@ -336,6 +346,7 @@ export function parseConfig(
   const url = overrides.databaseUrl ?? file.database.url;
   const slack = resolveSlack(file, overrides, issues);
   const sources = resolveSources(file.sources, env, issues);
+  const kafka = resolveKafka(file.kafka, ['slack', ...file.sources.map((s) => s.name)], env, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     timezone: file.timezone,
@@ -354,10 +365,12 @@ export function parseConfig(
     aws: file.aws.simulate === undefined ? {} : { simulate: file.aws.simulate },
     slack,
     sources,
+    ...(kafka.kafka ? { kafka: kafka.kafka } : {}),
     secrets: [
       ...(url === undefined ? [] : secretsOfUrl(url)),
       ...[slack.signingSecret, slack.botToken, slack.apiUrl].filter((v): v is string => v !== undefined),
       ...sources.secrets,
+      ...kafka.secrets,
     ],
   };
 }

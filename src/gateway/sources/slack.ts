@@ -100,7 +100,11 @@ export class SlackSource implements Source {
           subtype: str(event.type) ?? null,
           body: text,
           retryNum,
-          partitionKey: partition(str(payload.body.team_id), str(event.channel)),
+          // Messages and mentions carry `channel`; reactions, pins and the like name it under `item`.
+          partitionKey: partition(
+            str(payload.body.team_id),
+            str(event.channel) ?? str(obj(event.item).channel) ?? str(event.channel_id),
+          ),
         };
       }
       case 'command': {

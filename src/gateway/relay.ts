@@ -1,0 +1,337 @@
+// The relay: stored deliveries whose routes name Kafka topics are produced there by a worker, never by the request
+// (the outbox pattern: the HTTP answer never waits for Kafka). One relay runs at a time across servers (a lease),
+// in the inbox's order, so that the deliveries of one key (a team/channel) keep their order on their partition.
+//
+// Never twice, by chronops' own hand: before a batch is produced its rows are marked as attempted; once Kafka has
+// acknowledged it (acks=all), they are marked relayed. A row attempted but not relayed — the relay was killed, or
+// the produce failed or timed out with its outcome unknown — is not simply produced again: the relay first reads
+// its topics back from the last marked offsets (`delivery-id` header) and produces only what is not there. What the
+// broker itself can still duplicate: a produce the client retried after a lost acknowledgement, inside one attempt
+// (the idempotent producer — `kafka.idempotent`, real brokers only — removes that).
+//
+// While Kafka is down the gateway keeps answering and storing; the relay retries with backoff (exponential,
+// jittered, up to 30 s) and catches up. `/metrics`: backlog (deliveries waiting), lag (age of the oldest), totals.
+
+import { Counter, Gauge } from 'prom-client';
+import type { Logger } from '../kernel/logger.ts';
+import type { Metrics } from '../kernel/metrics.ts';
+import { Signal } from '../kernel/signal.ts';
+import type { Db } from '../store/db.ts';
+import type { KafkaMessage, ProducedOffsets, StoredKafkaMessage } from './kafka.ts';
+
+/** What the relay needs of the Kafka client (src/gateway/kafka.ts). */
+export interface RelayKafka {
+  send(messages: KafkaMessage[]): Promise<ProducedOffsets>;
+  partitions(topics: string[]): Promise<Map<string, number>>;
+  readBack(
+    topic: string,
+    partition: number,
+    fromOffset: bigint,
+  ): Promise<{ messages: StoredKafkaMessage[]; end: bigint }>;
+}
+
+export interface KafkaRelayOptions {
+  db: Db;
+  schema: string;
+  kafka: RelayKafka;
+  node: string;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Deliveries per produce. */
+  batch?: number;
+  /** Only deliveries stored at least this long ago (several servers: a later id may commit first). */
+  settleMs?: number;
+  leaseMs?: number;
+  pollMs?: number;
+  backoff?: { minMs: number; maxMs: number };
+  /** Resolves when the gateway has nothing waiting to be stored (the relay's statements come after). */
+  yieldTo?: () => Promise<void>;
+  /**
+   * Take the lease at start whoever held it: the embedded database, whose data directory lock proves that no other
+   * process runs (a lease left is a killed process's).
+   */
+  takeLeaseAtStart?: boolean;
+}
+
+interface RelayRow {
+  id: number;
+  key: string;
+  source: string;
+  kind: string;
+  type: string;
+  subtype: string | null;
+  body: string;
+  partition_key: string | null;
+  topics: string[];
+  received_at: Date;
+  relay_attempts: number;
+}
+
+export class KafkaRelay {
+  private readonly o: KafkaRelayOptions;
+  private readonly signal = new Signal();
+  private readonly relayed: Counter<'topic'> | undefined;
+  private readonly failures: Counter | undefined;
+  private readonly recovered: Counter | undefined;
+  private readonly backlogGauge: Gauge | undefined;
+  private readonly lagGauge: Gauge | undefined;
+  private loop: Promise<void> | undefined;
+  private stopped = true;
+  private failuresInARow = 0;
+  private measuredAt = 0;
+
+  constructor(options: KafkaRelayOptions) {
+    this.o = options;
+    const registers = options.metrics ? [options.metrics.registry] : undefined;
+    if (registers) {
+      this.relayed = new Counter({
+        name: 'chronops_relay_messages_total',
+        help: 'Messages the relay produced to Kafka (acknowledged), by topic',
+        labelNames: ['topic'] as const,
+        registers,
+      });
+      this.failures = new Counter({
+        name: 'chronops_relay_failures_total',
+        help: 'Produce attempts of the relay that failed (retried with backoff)',
+        registers,
+      });
+      this.recovered = new Counter({
+        name: 'chronops_relay_found_produced_total',
+        help: 'Messages whose produce outcome was unknown and which were found already in Kafka (not sent again)',
+        registers,
+      });
+      this.backlogGauge = new Gauge({
+        name: 'chronops_relay_backlog',
+        help: 'Stored deliveries waiting to be relayed to Kafka',
+        registers,
+      });
+      this.lagGauge = new Gauge({
+        name: 'chronops_relay_lag_seconds',
+        help: 'Age of the oldest stored delivery not yet relayed to Kafka (0 when none)',
+        registers,
+      });
+    }
+  }
+
+  private get t(): string {
+    return `${this.o.schema}.gateway_inbox`;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.signal.notify();
+    await this.loop;
+    await this.o.db
+      .query(`DELETE FROM ${this.o.schema}.gateway_relay_lease WHERE id = 1 AND holder = $1`, [this.o.node])
+      .catch(() => {});
+  }
+
+  /** A delivery with topics was stored: look now. */
+  notify(): void {
+    this.signal.notify();
+  }
+
+  /** Deliveries waiting and the age of the oldest, from the database. */
+  async backlog(): Promise<{ waiting: number; oldestSeconds: number }> {
+    const rows = await this.o.db.query<{ n: number; oldest: number | null }>(
+      `SELECT count(*)::int AS n,
+              extract(epoch FROM clock_timestamp() - min(received_at))::float8 AS oldest
+       FROM ${this.t} WHERE topics IS NOT NULL AND relayed_at IS NULL`,
+    );
+    return { waiting: rows[0]?.n ?? 0, oldestSeconds: Math.max(0, rows[0]?.oldest ?? 0) };
+  }
+
+  private async run(): Promise<void> {
+    const pollMs = this.o.pollMs ?? 1000;
+    const leaseMs = this.o.leaseMs ?? 30_000;
+    if (this.o.takeLeaseAtStart) {
+      await this.o.db
+        .query(`DELETE FROM ${this.o.schema}.gateway_relay_lease WHERE id = 1`)
+        .catch((error) => this.o.logger.error({ err: error }, 'relay: could not release an old lease'));
+    }
+    await this.measure(true).catch((error) =>
+      this.o.logger.error({ err: error }, 'relay: could not measure'),
+    );
+    while (!this.stopped) {
+      let worked = false;
+      try {
+        await this.o.yieldTo?.();
+        if (await this.lease(leaseMs)) worked = await this.once();
+        else await this.signal.wait(Math.min(pollMs * 5, leaseMs / 2));
+        this.failuresInARow = 0;
+      } catch (error) {
+        this.failuresInARow++;
+        this.failures?.inc();
+        const { minMs, maxMs } = this.o.backoff ?? { minMs: 200, maxMs: 30_000 };
+        const delay = Math.min(maxMs, minMs * 2 ** Math.min(this.failuresInARow - 1, 20));
+        const jittered = Math.round(delay / 2 + Math.random() * (delay / 2));
+        this.o.logger.warn(
+          { err: (error as Error).message, attempt: this.failuresInARow, retryInMs: jittered },
+          'relay: Kafka produce failed; stored deliveries wait and are retried',
+        );
+        await this.measure(true).catch(() => {});
+        await sleep(jittered, () => this.stopped);
+        continue;
+      }
+      await this.measure(!worked).catch(() => {});
+      if (!worked && !this.stopped) await this.signal.wait(pollMs);
+    }
+  }
+
+  /** Updates the backlog and lag gauges (at most every second, or when `force`). */
+  private async measure(force: boolean): Promise<void> {
+    if (!this.backlogGauge || (!force && Date.now() - this.measuredAt < 1000)) return;
+    this.measuredAt = Date.now();
+    await this.o.yieldTo?.();
+    const { waiting, oldestSeconds } = await this.backlog();
+    this.backlogGauge.set(waiting);
+    this.lagGauge?.set(waiting === 0 ? 0 : oldestSeconds);
+  }
+
+  /** Takes or keeps the relay's lease; false when another server holds it. */
+  private async lease(leaseMs: number): Promise<boolean> {
+    const rows = await this.o.db.query<{ holder: string }>(
+      `INSERT INTO ${this.o.schema}.gateway_relay_lease AS l (id, holder, until)
+       VALUES (1, $1, clock_timestamp() + $2 * interval '1 millisecond')
+       ON CONFLICT (id) DO UPDATE SET holder = $1, until = EXCLUDED.until
+       WHERE l.holder = $1 OR l.until < clock_timestamp()
+       RETURNING holder`,
+      [this.o.node, leaseMs],
+    );
+    return rows[0]?.holder === this.o.node;
+  }
+
+  /** Relays one batch; false when there was nothing to relay. Throws when Kafka failed. */
+  private async once(): Promise<boolean> {
+    const rows = await this.o.db.query<RelayRow>(
+      `SELECT id, key, source, kind, type, subtype, body, partition_key, topics, received_at, relay_attempts
+       FROM ${this.t}
+       WHERE topics IS NOT NULL AND relayed_at IS NULL
+         AND received_at <= clock_timestamp() - $2 * interval '1 millisecond'
+       ORDER BY id LIMIT $1`,
+      [this.o.batch ?? 500, this.o.settleMs ?? 0],
+    );
+    if (rows.length === 0) return false;
+    // What an earlier attempt may have produced already: read it back, send only the rest.
+    const present = rows.some((r) => r.relay_attempts > 0)
+      ? await this.alreadyProduced(rows)
+      : new Set<string>();
+    const messages: KafkaMessage[] = [];
+    let found = 0;
+    for (const row of rows) {
+      for (const topic of row.topics) {
+        if (present.has(`${topic}\u0000${row.key}`)) {
+          found++;
+          continue;
+        }
+        messages.push(messageOf(row, topic));
+      }
+    }
+    const keys = rows.map((r) => r.key);
+    if (messages.length > 0) {
+      await this.o.db.query(
+        `UPDATE ${this.t} SET relay_attempts = relay_attempts + 1 WHERE key = ANY($1::text[])`,
+        [keys],
+      );
+      const offsets = await this.o.kafka.send(messages);
+      await this.mark(offsets);
+    }
+    await this.o.db.query(`UPDATE ${this.t} SET relayed_at = clock_timestamp() WHERE key = ANY($1::text[])`, [
+      keys,
+    ]);
+    for (const m of messages) this.relayed?.inc({ topic: m.topic });
+    if (found > 0) {
+      this.recovered?.inc(found);
+      this.o.logger.info(
+        { found },
+        'relay: messages of an unfinished attempt were in Kafka already; not sent again',
+      );
+    }
+    return true;
+  }
+
+  /**
+   * `topic\0key` of the rows' messages already in Kafka: each partition of their topics read from its mark (an
+   * offset at or before anything chronops may have produced without recording it) to its end.
+   */
+  private async alreadyProduced(rows: RelayRow[]): Promise<Set<string>> {
+    const wanted = new Set(rows.filter((r) => r.relay_attempts > 0).map((r) => r.key));
+    const topics = [...new Set(rows.filter((r) => wanted.has(r.key)).flatMap((r) => r.topics))];
+    const marks = await this.o.db.query<{ topic: string; partition: number; from_offset: number | string }>(
+      `SELECT topic, partition, from_offset FROM ${this.o.schema}.gateway_relay_marks WHERE topic = ANY($1::text[])`,
+      [topics],
+    );
+    const from = new Map(marks.map((m) => [`${m.topic}\u0000${m.partition}`, BigInt(m.from_offset)]));
+    const counts = await this.o.kafka.partitions(topics);
+    const present = new Set<string>();
+    const ends: ProducedOffsets = [];
+    for (const topic of topics) {
+      for (let partition = 0; partition < (counts.get(topic) ?? 0); partition++) {
+        const start = from.get(`${topic}\u0000${partition}`) ?? 0n;
+        const { messages, end } = await this.o.kafka.readBack(topic, partition, start);
+        for (const m of messages) {
+          const id = m.headers['delivery-id'];
+          if (id && wanted.has(id)) present.add(`${topic}\u0000${id}`);
+        }
+        ends.push({ topic, partition, offset: end });
+      }
+    }
+    await this.mark(ends);
+    return present;
+  }
+
+  /** Moves marks forward (never back) to offsets at or before anything produced later. */
+  private async mark(offsets: ProducedOffsets): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.o.db.query(
+      `INSERT INTO ${this.o.schema}.gateway_relay_marks AS m (topic, partition, from_offset)
+       SELECT x.topic, x.partition, x.from_offset
+       FROM jsonb_to_recordset($1::jsonb) AS x(topic text, partition integer, from_offset bigint)
+       ON CONFLICT (topic, partition) DO UPDATE SET from_offset = greatest(m.from_offset, EXCLUDED.from_offset)`,
+      [
+        JSON.stringify(
+          offsets.map((o) => ({ topic: o.topic, partition: o.partition, from_offset: o.offset.toString() })),
+        ),
+      ],
+    );
+  }
+}
+
+/** The Kafka message of a delivery: key = its partition key (team/channel), headers say what it is. */
+export function messageOf(
+  row: Pick<
+    RelayRow,
+    'key' | 'source' | 'kind' | 'type' | 'subtype' | 'body' | 'partition_key' | 'received_at'
+  >,
+  topic: string,
+): KafkaMessage {
+  const headers: Record<string, string> = {
+    source: row.source,
+    kind: row.kind,
+    type: row.type,
+    'delivery-id': row.key,
+    'received-at': new Date(row.received_at).toISOString(),
+    'content-type': row.body.trimStart().startsWith('{')
+      ? 'application/json'
+      : 'application/x-www-form-urlencoded',
+  };
+  if (row.subtype) headers.subtype = row.subtype;
+  return { topic, key: row.partition_key, value: row.body, headers };
+}
+
+function sleep(ms: number, stopped: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const tick = () => {
+      if (stopped() || Date.now() - started >= ms) resolve();
+      else setTimeout(tick, Math.min(100, ms - (Date.now() - started)));
+    };
+    tick();
+  });
+}
