@@ -91,13 +91,28 @@ const sns = z.strictObject({
   maxAgeSeconds: z.number().int().min(60).max(86_400).default(3600),
 });
 
-const events = z.strictObject({
-  kind: z.literal('events'),
-  ...common,
-  /** The header the EventBridge connection sends its API key in. */
-  apiKeyHeader: z.string().regex(HEADER, 'must be an HTTP header name').default('x-chronops-api-key'),
-  apiKey: secretRef(),
-});
+const events = z
+  .strictObject({
+    kind: z.literal('events'),
+    ...common,
+    /** Pushed by an API destination: the header its connection sends the API key in, and the key. */
+    apiKeyHeader: z.string().regex(HEADER, 'must be an HTTP header name').default('x-chronops-api-key'),
+    apiKey: secretRef().optional(),
+    /** Or polled from an SQS queue that is the target of an EventBridge rule. */
+    sqs: z
+      .strictObject({
+        queueUrl: z.url({ protocol: /^https?$/ }),
+        region: z
+          .string()
+          .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as ap-northeast-2'),
+        waitSeconds: z.number().int().min(0).max(20).default(20),
+        maxReceives: z.number().int().min(1).max(100).default(5),
+      })
+      .optional(),
+  })
+  .refine((e) => e.apiKey !== undefined || e.sqs !== undefined, {
+    message: 'needs apiKey (pushed by an API destination) or sqs (polled from a queue), or both',
+  });
 
 export const sourcesSchema = z
   .array(z.discriminatedUnion('kind', [jandi, teams, generic, sns, events]))
@@ -131,7 +146,12 @@ export type SourceConfig =
     })
   | (Common & { kind: 'generic'; scheme: 'standard' | 'github'; secret: string; toleranceSeconds: number })
   | (Common & { kind: 'sns'; topics: string[]; maxAgeSeconds: number })
-  | (Common & { kind: 'events'; apiKeyHeader: string; apiKey: string });
+  | (Common & {
+      kind: 'events';
+      /** Pushed to `/events/<name>` (absent: SQS only, the path answers 404). */
+      push?: { apiKeyHeader: string; apiKey: string };
+      sqs?: { queueUrl: string; region: string; waitSeconds: number; maxReceives: number };
+    });
 
 export interface ResolvedSources {
   on: SourceConfig[];
@@ -151,7 +171,7 @@ function refsOf(entry: SourceFileEntry): Array<[field: string, ref: string]> {
     case 'sns':
       return [];
     case 'events':
-      return [['apiKey', entry.apiKey]];
+      return entry.apiKey ? [['apiKey', entry.apiKey]] : [];
   }
 }
 
@@ -242,14 +262,16 @@ export function resolveSources(
       case 'sns':
         out.on.push({ ...base, kind: 'sns', topics: entry.topics, maxAgeSeconds: entry.maxAgeSeconds });
         break;
-      case 'events':
+      case 'events': {
+        const apiKey = values.get('apiKey');
         out.on.push({
           ...base,
           kind: 'events',
-          apiKeyHeader: entry.apiKeyHeader.toLowerCase(),
-          apiKey: values.get('apiKey')!,
+          ...(apiKey ? { push: { apiKeyHeader: entry.apiKeyHeader.toLowerCase(), apiKey } } : {}),
+          ...(entry.sqs ? { sqs: { ...entry.sqs } } : {}),
         });
         break;
+      }
     }
   });
   return out;

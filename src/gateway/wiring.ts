@@ -19,6 +19,7 @@ import { KafkaRelay, type RelayKafka } from './relay.ts';
 import { ReplyHub } from './replies.ts';
 import { gatewayRoutes } from './routes.ts';
 import { SOURCE_PREFIX, type Source } from './source.ts';
+import { EventsSource } from './sources/events.ts';
 import { GenericSource } from './sources/generic.ts';
 import { JandiSource } from './sources/jandi.ts';
 import { SlackSource } from './sources/slack.ts';
@@ -63,8 +64,8 @@ type TopicItem = Parameters<TopicRouter>[0];
 /** On the embedded database, how long a worker waits after a delivery was stored before its next statement. */
 const GATEWAY_TURN_MS = 20;
 
-/** The source of one `sources:` entry. */
-export function sourceOf(c: SourceConfig): Source {
+/** The HTTP source of one `sources:` entry (none: an events source polled from SQS only). */
+export function sourceOf(c: SourceConfig): Source | undefined {
   switch (c.kind) {
     case 'jandi':
       return new JandiSource(c);
@@ -72,9 +73,10 @@ export function sourceOf(c: SourceConfig): Source {
       return new TeamsSource(c);
     case 'generic':
       return new GenericSource(c);
-    case 'sns':
     case 'events':
-      throw new Error(`${c.kind} sources are not available yet`);
+      return c.push ? new EventsSource({ name: c.name, maxBodyBytes: c.maxBodyBytes, ...c.push }) : undefined;
+    case 'sns':
+      throw new Error('sns sources are not available yet');
   }
 }
 
@@ -93,7 +95,10 @@ export function configuredSources(
       }),
     );
   }
-  for (const c of config.sources.on) sources.push(sourceOf(c));
+  for (const c of config.sources.on) {
+    const source = sourceOf(c);
+    if (source) sources.push(source);
+  }
   const off = config.sources.off.map((o) => ({
     paths: [`${SOURCE_PREFIX[o.kind]}/${o.name}`],
     reason: o.reason,
@@ -142,7 +147,11 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
           inbox,
           node: deps.node,
           logger,
-          sources: () => sources,
+          // Every source that is on, also those without a URL (events polled from SQS).
+          sources: () => [
+            ...sources,
+            ...deps.config.sources.on.filter((c) => !sources.some((s) => s.name === c.name)),
+          ],
           replies,
           releaseClaimsAtStart: db.kind === 'pglite',
           yieldTo: yieldToIngest,

@@ -9,6 +9,8 @@ import { ConfigError } from '../../src/kernel/errors.ts';
 import { backends, type Running, runChronops } from '../support/harness.ts';
 import { slackConfigObject } from '../support/slack.ts';
 import {
+  EVENTS_KEY,
+  ecsTaskStopped,
   githubHeaders,
   JANDI_TOKENS,
   jandiMessage,
@@ -232,6 +234,39 @@ for (const door of ['hono', 'node:http'] as const)
       });
     });
 
+    describe('EventBridge (API destination push)', () => {
+      it('stores an event under its id with its detail-type and source, once', async () => {
+        const body = ecsTaskStopped({ id: `ev-${door}-1` });
+        const headers = { ...json, 'x-api-key': EVENTS_KEY };
+        const answers = await Promise.all([1, 2].map(() => post('/events/ecs', body, headers)));
+        assert.deepEqual(
+          answers.map((a) => a.status),
+          [200, 200],
+        );
+        const rows = (await stored('ecs')).filter((r) => r.key === `ecs:ev-${door}-1`);
+        assert.equal(rows.length, 1);
+        assert.deepEqual(
+          [rows[0]?.kind, rows[0]?.type, rows[0]?.subtype, rows[0]?.partitionKey],
+          [
+            'events',
+            'ECS Task State Change',
+            'aws.ecs',
+            'arn:aws:ecs:us-east-1:123456789012:task/price/0abc',
+          ],
+        );
+      });
+
+      it('refuses a wrong or missing API key (401) and a body that is no event (400)', async () => {
+        const before = (await stored('ecs')).length;
+        const body = ecsTaskStopped();
+        const wrong = await post('/events/ecs', body, { ...json, 'x-api-key': 'guess' });
+        const missing = await post('/events/ecs', body, json);
+        const notEvent = await post('/events/ecs', '{"hello":1}', { ...json, 'x-api-key': EVENTS_KEY });
+        assert.deepEqual([wrong.status, missing.status, notEvent.status], [401, 401, 400]);
+        assert.equal((await stored('ecs')).length, before);
+      });
+    });
+
     it('refuses a body over a source’s limit with 413, and an unknown source with 404, storing nothing', async () => {
       const count = async () => (await run.gateway.inbox.list(1000)).length;
       const before = await count();
@@ -273,7 +308,7 @@ describe('sources in the config', () => {
       assert.ok(c.secrets.includes(value), 'a secret to redact');
     assert.deepEqual(
       c.sources.on.map((s) => s.name),
-      ['webhook', 'teams', 'billing', 'github'],
+      ['webhook', 'teams', 'billing', 'github', 'ecs'],
     );
   });
 });

@@ -9,6 +9,7 @@ export const JANDI_TOKENS = { ops: 'jandi-token-ops-0c1d2e3f4a5b', infra: 'jandi
 export const TEAMS_SECRET = randomBytes(32).toString('base64');
 export const STANDARD_SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 export const GITHUB_SECRET = 'github-webhook-secret-7d3a1f';
+export const EVENTS_KEY = 'eventbridge-connection-key-51b2';
 
 /** The environment holding the sources' secrets. */
 export const WEBHOOK_ENV: Record<string, string> = {
@@ -17,6 +18,7 @@ export const WEBHOOK_ENV: Record<string, string> = {
   TEAMS_SECRET,
   STANDARD_SECRET,
   GITHUB_SECRET,
+  EVENTS_KEY,
 };
 
 /** `sources:` of the config: JANDI (two rooms), Teams, a Standard Webhooks sender and GitHub. */
@@ -37,6 +39,7 @@ export function webhookSources(overrides: { maxBodyBytes?: number; replyWithinMs
     { kind: 'teams', name: 'teams', secret: `\${TEAMS_SECRET}`, ...max, ...reply },
     { kind: 'generic', name: 'billing', scheme: 'standard', secret: `\${STANDARD_SECRET}`, ...max },
     { kind: 'generic', name: 'github', scheme: 'github', secret: `\${GITHUB_SECRET}`, ...max },
+    { kind: 'events', name: 'ecs', apiKey: `\${EVENTS_KEY}`, apiKeyHeader: 'x-api-key', ...max },
   ];
 }
 
@@ -105,4 +108,25 @@ export function githubHeaders(
     'x-github-delivery': options.delivery ?? `d-${randomBytes(6).toString('hex')}`,
     'x-hub-signature-256': signGithubWebhook(options.secret ?? GITHUB_SECRET, body),
   };
+}
+
+/** An ECS Task State Change as EventBridge delivers it. */
+export function ecsTaskStopped(options: { id?: string; taskArn?: string } = {}) {
+  const taskArn = options.taskArn ?? 'arn:aws:ecs:us-east-1:123456789012:task/price/0abc';
+  return JSON.stringify({
+    version: '0',
+    id: options.id ?? `ev-${randomBytes(6).toString('hex')}`,
+    'detail-type': 'ECS Task State Change',
+    source: 'aws.ecs',
+    account: '123456789012',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: [taskArn],
+    detail: {
+      taskArn,
+      lastStatus: 'STOPPED',
+      stopCode: 'EssentialContainerExited',
+      containers: [{ exitCode: 0 }],
+    },
+  });
 }
