@@ -1,26 +1,38 @@
-// Who may do what from chat: allow-lists of channels, users and user groups per command that changes capacity
-// (create, delete — the Cancel button too — and now), from the config. `list` and `help` are open to everyone
-// who can reach the bot.
+// Who may do what from chat: allow-lists per platform and per permission key (each command registered on the router
+// names its key: capacity's `create`, `delete` — the Cancel button too — and `now`). A rule lists the channels
+// (Slack channel ids, JANDI room names, Teams conversation ids) where the command may be used and the users (and,
+// on Slack, user groups) who may use it. A command without a rule on a platform is open to everyone who can reach
+// the bot there; the web console is guarded by its own access (loopback, or the API token), like the HTTP API.
 
-import type { ChatEvent } from './port.ts';
+import type { ChatEvent, ChatPlatform } from './port.ts';
 
-export const GUARDED_COMMANDS = ['create', 'delete', 'now'] as const;
-export type GuardedCommand = (typeof GUARDED_COMMANDS)[number];
-
-/** One command's rule. An absent or empty list does not restrict. */
+/** One command's rule on one platform. An absent or empty list does not restrict. */
 export interface ChatRule {
-  /** Channel ids (C…, G…) where the command may be used. */
+  /** Where the command may be used: Slack channel ids (C…, G…), JANDI room names, Teams conversation ids. */
   channels?: string[];
-  /** User ids (U…, W…) who may use it. */
+  /** Who may use it: Slack user ids (U…, W…), JANDI writer e-mails (or names), Teams AAD object ids (or ids). */
   users?: string[];
-  /** User group ids (S…) whose members may use it. */
+  /** Slack user group ids (S…) whose members may use it. */
   userGroups?: string[];
 }
 
-export type Decision = { allowed: true } | { allowed: false; reason: string };
+/** The rules of each platform, by permission key (`rules.slack.create`). */
+export type PermissionRules = Partial<Record<ChatPlatform, Record<string, ChatRule>>>;
+
+export type Decision =
+  | { allowed: true }
+  | {
+      allowed: false;
+      /** `channel`: not enabled where it was asked; `user`: not for this person. */
+      code: 'channel' | 'user';
+      /** Where in the config an admin would allow it (`slack.permissions.create`). */
+      path: string;
+    };
 
 export interface PermissionPolicy {
-  check(command: GuardedCommand, event: ChatEvent): Promise<Decision>;
+  check(key: string, event: ChatEvent): Promise<Decision>;
+  /** Every permission key a rule is written for, with its config path (checked against the registered commands). */
+  keys(): Array<{ key: string; path: string }>;
 }
 
 /** Who is in a user group (Slack: `usergroups.users.list`). */
@@ -29,48 +41,51 @@ export interface UserGroups {
 }
 
 /**
- * The config's rules, applied to events of `platforms` (Slack by default). Events of other doors are allowed:
- * the web console is guarded by its own access (loopback, or the API token), the same as the HTTP API.
- * Group members are cached for `cacheMs`; when they cannot be read, the group does not grant (fail closed).
+ * The config's rules. Slack user groups are read through `groups` and cached for `cacheMs`; when they cannot be
+ * read, the group does not grant (fail closed).
  */
 export class ConfigPermissions implements PermissionPolicy {
-  private readonly rules: Partial<Record<GuardedCommand, ChatRule>>;
+  private readonly rules: PermissionRules;
   private readonly groups: UserGroups | undefined;
-  private readonly platforms: ReadonlySet<string>;
   private readonly cacheMs: number;
   private readonly now: () => number;
   private readonly cache = new Map<string, { at: number; members: Promise<Set<string>> }>();
 
   constructor(options: {
-    rules: Partial<Record<GuardedCommand, ChatRule>>;
+    rules: PermissionRules;
     groups?: UserGroups;
-    platforms?: string[];
     cacheMs?: number;
     now?: () => number;
   }) {
     this.rules = options.rules;
     this.groups = options.groups;
-    this.platforms = new Set(options.platforms ?? ['slack']);
     this.cacheMs = options.cacheMs ?? 5 * 60_000;
     this.now = options.now ?? Date.now;
   }
 
-  async check(command: GuardedCommand, event: ChatEvent): Promise<Decision> {
-    if (!this.platforms.has(event.platform)) return { allowed: true };
-    const rule = this.rules[command];
+  keys(): Array<{ key: string; path: string }> {
+    return Object.entries(this.rules).flatMap(([platform, rules]) =>
+      Object.keys(rules ?? {}).map((key) => ({ key, path: `${platform}.permissions.${key}` })),
+    );
+  }
+
+  async check(key: string, event: ChatEvent): Promise<Decision> {
+    if (event.platform === 'console') return { allowed: true };
+    const rule = this.rules[event.platform]?.[key];
     if (!rule) return { allowed: true };
+    const path = `${event.platform}.permissions.${key}`;
     const channels = rule.channels ?? [];
     if (channels.length > 0 && !channels.includes(event.channel)) {
-      return { allowed: false, reason: `\`${command}\` is not enabled in this channel` };
+      return { allowed: false, code: 'channel', path };
     }
     const users = rule.users ?? [];
-    const groups = rule.userGroups ?? [];
+    const groups = event.platform === 'slack' ? (rule.userGroups ?? []) : [];
     if (users.length === 0 && groups.length === 0) return { allowed: true };
     if (users.includes(event.user.id)) return { allowed: true };
     for (const group of groups) {
       if ((await this.membersOf(group)).has(event.user.id)) return { allowed: true };
     }
-    return { allowed: false, reason: `only listed people and groups may use \`${command}\`` };
+    return { allowed: false, code: 'user', path };
   }
 
   private membersOf(group: string): Promise<Set<string>> {

@@ -1,15 +1,18 @@
-// The chat port, in the style of Bolt's Receiver: every chat door (Slack, the local web console, later JANDI and
-// Teams) turns what a person typed into ONE `ChatEvent`, hands it to the one `CommandHandler`, and gets `Reply`
-// values back that it renders its own way (Slack posts Block Kit; the console draws the same blocks). A
-// `ChatTransport` is what a door needs to talk back: post in a thread, update a message, read a thread's parent.
+// The chat port, in the style of Bolt's Receiver: every chat door (Slack, JANDI, Teams, the local web console)
+// turns what a person typed into ONE `ChatEvent`, hands it to the one command router (router.ts), and gets `Reply`
+// values back that it renders its own way (Slack posts Block Kit; the console draws the same blocks; JANDI and
+// Teams get them rendered as their own messages). A `ChatTransport` is what a door needs to talk back in a
+// thread: post, update a message, read a thread's parent.
 
-export const ChatPlatforms = { slack: 'slack', console: 'console' } as const;
+import type { Locale } from './messages.ts';
+
+export const ChatPlatforms = { slack: 'slack', console: 'console', jandi: 'jandi', teams: 'teams' } as const;
 export type ChatPlatform = (typeof ChatPlatforms)[keyof typeof ChatPlatforms];
 
 /** A button press on a message chronops posted (Slack `block_actions`, or the console's own button). */
 export interface ChatAction {
-  /** What the button does: `cancel` (value: the window id). */
-  id: 'cancel';
+  /** What the button does, as registered on the router (`router.action`): `cancel` (value: the window id). */
+  id: string;
   value: string;
 }
 
@@ -35,6 +38,8 @@ export interface ChatEvent {
    */
   parentText?: string | null;
   action?: ChatAction;
+  /** The language to answer in when the door knows it (a JANDI room's); else the config's `locale`. */
+  locale?: Locale;
 }
 
 // ---- Block Kit, typed minimally (the subset chronops posts) ----------------------------------------------------

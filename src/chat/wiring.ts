@@ -1,13 +1,13 @@
-// The chat side of `chronops serve`: the command handler every door uses (always there, so the web console has
-// it), and — when Slack is enabled — the handler of Slack deliveries (registered with the gateway's worker), the
-// outbox sender and the progress reporter.
+// The chat side of `chronops serve`: the command router every door uses (always there, so the web console has
+// it; the host registers each capability's commands on it before `start`), and — when Slack is enabled — the
+// handler of Slack deliveries (registered with the gateway's worker), the outbox sender and the progress reporter.
 
-import { CommandHandler } from '../capabilities/capacity/commands.ts';
 import { ProgressReporter } from '../capabilities/capacity/progress.ts';
 import type { CapacityService } from '../capabilities/capacity/service.ts';
 import type { Store } from '../capabilities/capacity/store.ts';
 import type { GatewayRuntime } from '../gateway/wiring.ts';
 import type { Config } from '../kernel/config.ts';
+import { ConfigError } from '../kernel/errors.ts';
 import type { EventBus } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
@@ -18,6 +18,7 @@ import { SlackTransport } from './channels/slack/transport.ts';
 import { ChatStore } from './chat-store.ts';
 import { ConfigPermissions, type UserGroups } from './permissions.ts';
 import type { ChatTransport } from './port.ts';
+import { CommandRouter } from './router.ts';
 
 export interface ChatDeps {
   config: Config;
@@ -37,8 +38,11 @@ export interface ChatDeps {
 }
 
 export interface Chat {
-  /** The one command handler: Slack uses it, and so does the web console (platform 'console'). */
-  handler: CommandHandler;
+  /**
+   * The one command router: every door hands it ChatEvents (Slack, the web console as platform 'console'); each
+   * capability registers its commands on it before `start`.
+   */
+  handler: CommandRouter;
   store: ChatStore;
   outbox?: OutboxSender;
   start(): Promise<void>;
@@ -62,15 +66,28 @@ export function createChat(deps: ChatDeps): Chat {
     : undefined;
   // User groups are read through the Slack adapter (usergroups.users.list).
   const groups = transport && 'members' in transport ? (transport as unknown as UserGroups) : undefined;
-  const handler = new CommandHandler({
-    service: deps.service,
-    config,
+  const handler = new CommandRouter({
+    locale: config.locale,
     audit: (entry) => deps.store.audit(entry),
-    windowForEvent: (key) => chatStore.windowIdForEvent(key),
-    permissions: new ConfigPermissions({ rules: slack.permissions, ...(groups ? { groups } : {}) }),
+    permissions: new ConfigPermissions({
+      rules: { slack: slack.permissions },
+      ...(groups ? { groups } : {}),
+    }),
   });
+  /** A rule for a permission key no registered command uses is a typo in the config: refuse to start. */
+  const checkPermissions = () => {
+    const unused = handler.unusedPermissionRules();
+    if (unused.length === 0) return;
+    const keys = handler.permissionKeys().join(', ');
+    throw new ConfigError(
+      unused.map((u) => ({
+        field: u.path,
+        message: `no chat command uses this permission key (keys: ${keys})`,
+      })),
+    );
+  };
   if (!slack.enabled || !transport) {
-    return { handler, store: chatStore, start: async () => {}, stop: async () => {} };
+    return { handler, store: chatStore, start: async () => checkPermissions(), stop: async () => {} };
   }
 
   // One process on the embedded database: work is announced in-process (a stored delivery, a queued message, a
@@ -119,6 +136,7 @@ export function createChat(deps: ChatDeps): Chat {
     store: chatStore,
     outbox,
     start: async () => {
+      checkPermissions();
       // The embedded database's lock proves no other process holds a claim: those left are a dead process's.
       if (deps.db.kind === 'pglite') {
         await chatStore

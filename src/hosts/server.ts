@@ -7,6 +7,7 @@ import { createApi } from '../api/app.ts';
 import { AwsGateway } from '../aws/gateway.ts';
 import { AwsSimulator } from '../aws/simulator.ts';
 import { type CapacityCapability, capacityModule } from '../capabilities/capacity/capability.ts';
+import { registerCapacityCommands } from '../capabilities/capacity/commands.ts';
 import type { CapacityService } from '../capabilities/capacity/service.ts';
 import type { Store } from '../capabilities/capacity/store.ts';
 import type { ChatTransport } from '../chat/port.ts';
@@ -202,6 +203,11 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       gateway: webhooks,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
       ...(options.slackTransport ? { slackTransport: options.slackTransport } : {}),
+    });
+    registerCapacityCommands(chat.handler, {
+      service,
+      config,
+      windowForEvent: (key) => chat.store.windowIdForEvent(key),
     });
     await chat.start();
     cleanups.unshift(() => chat.stop());

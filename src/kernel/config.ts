@@ -14,7 +14,8 @@ import {
   powerEntrySchemas,
   schedulesSchema,
 } from '../capabilities/power/config.ts';
-import type { ChatRule, GuardedCommand } from '../chat/permissions.ts';
+import { isLocale, LOCALES, type Locale } from '../chat/messages.ts';
+import type { ChatRule } from '../chat/permissions.ts';
 import {
   type KafkaConfig,
   kafkaSchema,
@@ -29,6 +30,8 @@ import { isValidZone } from './time.ts';
 export interface Config {
   /** IANA zone for times people type and read, e.g. Asia/Seoul. */
   timezone: string;
+  /** The language of chat replies (and their errors): `en` or `ko`. */
+  locale: Locale;
   /** Record cloud calls instead of sending them, for every window. */
   dryRun: boolean;
   /** How long before the open `--auto` starts each kind, and how long after it scales in. */
@@ -66,8 +69,11 @@ export interface SlackConfig {
   botToken?: string;
   /** SLACK_API_URL: the Web API base URL (default https://slack.com/api/; tests and proxies override it). */
   apiUrl?: string;
-  /** Allow-lists per command that changes capacity; a command without a rule is open to everyone. */
-  permissions: Partial<Record<GuardedCommand, ChatRule>>;
+  /**
+   * Allow-lists by permission key (each chat command names its key: capacity's `create`, `delete`, `now`); a
+   * command without a rule is open to everyone. Keys no command uses stop chronops at start (a typo).
+   */
+  permissions: Record<string, ChatRule>;
   /** A team's own product-line regex (named groups number, id, name, time [, date]) for the alert message. */
   threadPattern?: string;
   /** Show an estimated cost in plans (for resources with a pricePerUnitHour). */
@@ -80,6 +86,7 @@ export interface SlackConfig {
 
 export const DEFAULT_CONFIG = {
   timezone: 'UTC',
+  locale: 'en',
   dryRun: false,
   leadTimes: { ecsMinutes: 10, auroraMinutes: 25, scaleInMinutesAfterOpen: 60 },
   graceMinutes: 15,
@@ -89,6 +96,8 @@ export const DEFAULT_CONFIG = {
   slack: { estimatedCost: true, postIntervalMs: 1000, maxBodyBytes: 128 * 1024 },
 } as const;
 
+/** A command's permission key: `create`, `jobs.run`, `power.force`. */
+export const PERMISSION_KEY = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$/;
 const SLACK_CHANNEL = /^[CGD][A-Z0-9]{2,}$/;
 const SLACK_USER = /^[UW][A-Z0-9]{2,}$/;
 const SLACK_GROUP = /^S[A-Z0-9]{2,}$/;
@@ -150,6 +159,10 @@ function configFileSchema(envRegion: string | undefined) {
       .refine(isValidZone, 'must be an IANA time zone such as Asia/Seoul or UTC')
       .default(DEFAULT_CONFIG.timezone),
     dryRun: z.boolean(required('must be true or false')).default(DEFAULT_CONFIG.dryRun),
+    locale: z
+      .string(required('must be a string'))
+      .refine(isLocale, `must be one of ${LOCALES.join(', ')}`)
+      .default(DEFAULT_CONFIG.locale),
     leadTimes: z
       .strictObject({
         ecsMinutes: minutes().default(DEFAULT_CONFIG.leadTimes.ecsMinutes),
@@ -195,11 +208,11 @@ function configFileSchema(envRegion: string | undefined) {
       .strictObject({
         enabled: z.boolean(required('must be true or false')).optional(),
         permissions: z
-          .strictObject({
-            create: chatRule().optional(),
-            delete: chatRule().optional(),
-            now: chatRule().optional(),
-          })
+          .record(
+            z.string().regex(PERMISSION_KEY, 'must be a permission key such as create or jobs.run'),
+            chatRule(),
+            required('must be a mapping of permission keys to rules'),
+          )
           .prefault({}),
         threadPattern: text().optional(),
         estimatedCost: z
@@ -350,6 +363,7 @@ export function parseConfig(
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     timezone: file.timezone,
+    locale: file.locale as Locale,
     dryRun: overrides.dryRun ?? file.dryRun,
     leadTimes: { ...file.leadTimes },
     graceMinutes: file.graceMinutes,
@@ -413,9 +427,7 @@ function resolveSlack(file: ConfigFileShape, env: EnvOverrides, issues: FieldIss
     ...(enabled && env.slackSigningSecret !== undefined ? { signingSecret: env.slackSigningSecret } : {}),
     ...(enabled && env.slackBotToken !== undefined ? { botToken: env.slackBotToken } : {}),
     ...(enabled && env.slackApiUrl !== undefined ? { apiUrl: env.slackApiUrl } : {}),
-    permissions: Object.fromEntries(
-      Object.entries(s.permissions).filter(([, rule]) => rule !== undefined),
-    ) as SlackConfig['permissions'],
+    permissions: { ...s.permissions },
     ...(s.threadPattern === undefined ? {} : { threadPattern: s.threadPattern }),
     estimatedCost: s.estimatedCost,
     postIntervalMs: s.postIntervalMs,

@@ -1,15 +1,15 @@
 // The web console: a chat door like Slack, on the page. What a person types in the page's thread becomes a
-// ChatEvent of platform 'console' for the ONE command handler (src/capabilities/capacity/commands.ts: same grammar, same
+// ChatEvent of platform 'console' for the ONE command router (src/chat/router.ts: same grammar, same
 // permissions check, same audit — as the user `console`), and the Reply values it returns are drawn by the page
 // as Slack draws them. Progress of a window made here comes from Slack's own ProgressReporter, whose messages go
 // to the page's live stream instead of Slack's outbox, so the console says exactly what Slack would.
 
 import { z } from 'zod';
-import type { CommandHandler } from '../capabilities/capacity/commands.ts';
 import type { CapacityWindow } from '../capabilities/capacity/model.ts';
 import { ProgressReporter } from '../capabilities/capacity/progress.ts';
 import type { ChatStore, OutboxMessage } from '../chat/chat-store.ts';
 import { CANCEL_ACTION_ID, type ChatEvent, type Reply } from '../chat/port.ts';
+import type { CommandRouter } from '../chat/router.ts';
 import type { Config } from '../kernel/config.ts';
 import { ValidationError } from '../kernel/errors.ts';
 import type { EventBus } from '../kernel/events.ts';
@@ -52,7 +52,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 export interface ConsoleChatOptions {
-  handler: Pick<CommandHandler, 'handle'>;
+  handler: Pick<CommandRouter, 'handle'>;
   feed: LiveFeed;
   events: EventBus;
   config: Config;

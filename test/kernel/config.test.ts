@@ -408,3 +408,23 @@ describe('resolveConfigPath', () => {
     assert.match(issues[0]!.message, /--config .*CHRONOPS_CONFIG/);
   });
 });
+
+describe('parseConfig: chat', () => {
+  it('reads locale (en by default) and permission rules under any command key', () => {
+    const config = parseConfig(
+      { ...minimal(), locale: 'ko', slack: { permissions: { 'jobs.run': { channels: ['C0OPS'] } } } },
+      NO_ENV,
+    );
+    assert.equal(config.locale, 'ko');
+    assert.deepEqual(config.slack.permissions, { 'jobs.run': { channels: ['C0OPS'] } });
+    assert.equal(parseConfig(minimal(), NO_ENV).locale, 'en');
+  });
+
+  it('names a locale it does not speak and a malformed permission key', () => {
+    const issues = issuesOf(() =>
+      parseConfig({ ...minimal(), locale: 'fr', slack: { permissions: { 'Jobs Run': {} } } }, NO_ENV),
+    );
+    assert.match(messageFor(issues, 'locale'), /must be one of en, ko/);
+    assert.match(messageFor(issues, 'slack.permissions.Jobs Run'), /permission key/);
+  });
+});

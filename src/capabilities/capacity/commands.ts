@@ -1,45 +1,36 @@
-// The ONE handler of chat commands. Every door (Slack mentions and the slash command, Slack's Cancel button, the
-// web console) turns its input into a ChatEvent and renders the Reply values it gets back; nothing here knows
-// how a message travels. Every command, allowed, refused or malformed, leaves an audit record with the user, the
-// channel and the raw text.
+// What capacity's chat commands do, registered on the one command router (src/chat/router.ts), which reads the
+// text, checks the permission key, audits and answers typos; the grammar is in grammar.ts. Every door (Slack
+// mentions and the slash command, Slack's Cancel button, JANDI, Teams, the web console) reaches these through the
+// router; nothing here knows how a message travels.
+//
+// This is the example to follow for a capability's commands: a `register…Commands(router, deps)` the host calls,
+// runs that return Reply values, CommandAnswer for answers that are not a success, replies from a catalogue.
 
-import {
-  type Ask,
-  type Command,
-  type CreateCommand,
-  type NowCommand,
-  parseCommand,
-  usage,
-} from '../../chat/grammar.ts';
-import type { GuardedCommand, PermissionPolicy } from '../../chat/permissions.ts';
+import { type Locale, translator } from '../../chat/messages.ts';
 import type { ChatEvent, Reply } from '../../chat/port.ts';
+import { escapeMrkdwn, textReply } from '../../chat/reply.ts';
+import { CommandAnswer, type CommandContext, type CommandRouter } from '../../chat/router.ts';
 import type { Config } from '../../kernel/config.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../kernel/errors.ts';
 import { formatLocal, parseLocalDateTime } from '../../kernel/time.ts';
-import type { CapacityWindow } from './model.ts';
 import {
-  type ChatOrigin,
-  escapeMrkdwn,
-  listReply,
-  type OriginProduct,
-  planReply,
-  textReply,
-  who,
-} from './render.ts';
+  type Ask,
+  CAPACITY_MESSAGES,
+  type CreateCommand,
+  type NowCommand,
+  registerCapacityGrammar,
+} from './grammar.ts';
+import type { CapacityWindow } from './model.ts';
+import { type ChatOrigin, listReply, type OriginProduct, planReply, who } from './render.ts';
 import type { Actor, CapacityService } from './service.ts';
-import type { AuditEntry } from './store.ts';
 import { type Product, ProductNotFoundError, parseProductThread } from './thread-parser.ts';
 import type { CapacityAsk, WindowRequest } from './windows.ts';
 
-export interface CommandHandlerOptions {
+export interface CapacityCommandOptions {
   service: CapacityService;
   config: Config;
-  /** Writes one audit record. */
-  audit: (entry: AuditEntry) => Promise<void>;
   /** The window an event already created (a redelivered or re-run event), by `eventKey`. */
   windowForEvent: (eventKey: string) => Promise<string | null>;
-  /** Allow-lists; absent: everything is allowed. */
-  permissions?: PermissionPolicy;
   now?: () => Date;
 }
 
@@ -64,100 +55,35 @@ function askList(ask: Ask | undefined): CapacityAsk[] | undefined {
   ];
 }
 
-/** An outcome that is an answer to the person, not a failure of chronops: replied and audited as such. */
-class Answer extends Error {
-  readonly outcome: string;
-  readonly reply: Reply;
-  constructor(outcome: string, reply: Reply) {
-    super(reply.text);
-    this.outcome = outcome;
-    this.reply = reply;
-  }
+type Result = { replies: Reply[]; target: string };
+
+/** Registers create, list, delete, now and the plan's Cancel button on the router. */
+export function registerCapacityCommands(
+  router: CommandRouter,
+  options: CapacityCommandOptions,
+): CommandRouter {
+  const c = new CapacityCommands(options);
+  registerCapacityGrammar(router, {
+    create: (command, ctx) => c.create(command, ctx),
+    list: async () => [listReply(await options.service.list(['scheduled', 'active'], 50), options.config)],
+    delete: (command, ctx) => c.cancel(command.id, ctx.event, ctx.locale),
+    now: (command, ctx) => c.now_(command, ctx),
+  });
+  // The Cancel button of a plan message: a delete of its window, under the same permission.
+  router.action('cancel', {
+    permission: 'delete',
+    run: (windowId, ctx) => c.cancel(windowId, ctx.event, ctx.locale),
+  });
+  return router;
 }
 
-export class CommandHandler {
-  private readonly o: CommandHandlerOptions;
+class CapacityCommands {
+  private readonly o: CapacityCommandOptions;
   private readonly now: () => Date;
 
-  constructor(options: CommandHandlerOptions) {
+  constructor(options: CapacityCommandOptions) {
     this.o = options;
     this.now = options.now ?? (() => new Date());
-  }
-
-  /**
-   * Handles one event. Answers people get (bad syntax, a refusal, an unknown window) are replies; an error
-   * thrown from here is chronops' own failure (the database is down), which the door may retry: a retried
-   * create finds the window the first attempt made.
-   */
-  async handle(event: ChatEvent): Promise<Reply[]> {
-    const parsed = event.action
-      ? ({ ok: true, command: { name: 'delete', id: event.action.value } } as const)
-      : parseCommand(event.text);
-    const name = event.action ? 'cancel' : parsed.ok ? parsed.command.name : 'invalid';
-    const audit = (outcome: string, details: Record<string, unknown> = {}, target?: string) =>
-      this.o.audit({
-        actor: event.user.id,
-        source: event.platform,
-        action: `chat.${name}`,
-        target: target ?? null,
-        outcome,
-        details: {
-          channel: event.channel,
-          threadTs: event.threadTs ?? null,
-          text: event.text,
-          eventId: event.eventId,
-          ...(event.user.name ? { userName: event.user.name } : {}),
-          ...details,
-        },
-      });
-
-    if (!parsed.ok) {
-      await audit('invalid', { error: parsed.error });
-      return [textReply(`:warning: ${escapeMrkdwn(parsed.error)}`, parsed.usage)];
-    }
-    const command = parsed.command;
-    try {
-      const guarded = guardOf(command);
-      if (guarded) {
-        const decision = await (this.o.permissions?.check(guarded, event) ?? { allowed: true as const });
-        if (!decision.allowed) {
-          throw new Answer(
-            'refused',
-            textReply(
-              `Sorry ${who(event)}, I can't do that: ${decision.reason}. ` +
-                `An admin can allow it in the config (slack.permissions.${guarded}).`,
-            ),
-          );
-        }
-      }
-      const { replies, target } = await this.run(command, event);
-      await audit('ok', {}, target);
-      return replies;
-    } catch (error) {
-      if (error instanceof Answer) {
-        await audit(error.outcome, { reply: error.reply.text });
-        return [error.reply];
-      }
-      await audit('error', { error: error instanceof Error ? error.message : String(error) });
-      throw error;
-    }
-  }
-
-  private async run(command: Command, event: ChatEvent): Promise<{ replies: Reply[]; target?: string }> {
-    switch (command.name) {
-      case 'help':
-        return { replies: [textReply(escapeMrkdwn(usage(command.topic)))] };
-      case 'list': {
-        const windows = await this.o.service.list(['scheduled', 'active'], 50);
-        return { replies: [listReply(windows, this.o.config)] };
-      }
-      case 'delete':
-        return this.cancel(command.id, event);
-      case 'create':
-        return this.create(command, event);
-      case 'now':
-        return this.now_(command, event);
-    }
   }
 
   private actor(event: ChatEvent): Actor {
@@ -190,12 +116,9 @@ export class CommandHandler {
   }
 
   /** Creates the window, or — when this event already created one — shows that one again. */
-  private async createOnce(
-    event: ChatEvent,
-    topic: 'create' | 'now',
-    request: WindowRequest,
-    product?: Product,
-  ): Promise<{ replies: Reply[]; target: string }> {
+  private async createOnce(ctx: CommandContext, request: WindowRequest, product?: Product): Promise<Result> {
+    const { event } = ctx;
+    const t = translator(CAPACITY_MESSAGES, ctx.locale);
     const existing = await this.o.windowForEvent(eventKeyOf(event));
     if (existing) {
       const window = await this.o.service.get(existing);
@@ -207,7 +130,7 @@ export class CommandHandler {
     } catch (error) {
       if (error instanceof ValidationError) {
         const issues = error.issues.map((i) => `• ${i.field}: ${escapeMrkdwn(i.message)}`).join('\n');
-        throw new Answer('invalid', textReply(`:warning: I can't plan that:\n${issues}`, usage(topic)));
+        throw new CommandAnswer('invalid', textReply(`:warning: ${t('cannotPlan')}\n${issues}`, ctx.usage));
       }
       // The unique index on the event key: another worker made it meanwhile.
       const id = await this.o.windowForEvent(eventKeyOf(event));
@@ -221,10 +144,9 @@ export class CommandHandler {
     };
   }
 
-  private async create(
-    command: CreateCommand,
-    event: ChatEvent,
-  ): Promise<{ replies: Reply[]; target: string }> {
+  async create(command: CreateCommand, ctx: CommandContext): Promise<Result> {
+    const { event } = ctx;
+    const t = translator(CAPACITY_MESSAGES, ctx.locale);
     const zone = this.o.config.timezone;
     const now = this.now();
     let product: Product | undefined;
@@ -239,35 +161,26 @@ export class CommandHandler {
         });
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
-        throw new Answer(
+        throw new CommandAnswer(
           'invalid',
-          textReply(`:warning: I can't read the thread's message: ${escapeMrkdwn(error.message)}`),
+          textReply(`:warning: ${t('cannotReadThread', { error: escapeMrkdwn(error.message) })}`),
         );
       }
       const found = parsed.products.find((p) => p.number === command.product);
       if (!found) {
-        throw new Answer(
+        throw new CommandAnswer(
           'not_found',
           textReply(
             `:warning: ${escapeMrkdwn(new ProductNotFoundError(command.product, parsed).message)}`,
-            usage('create'),
+            ctx.usage,
           ),
         );
       }
       product = found;
       threadDate = parsed.date;
     } else if (command.timing.mode === 'auto') {
-      const why =
-        event.parentText === null
-          ? "I couldn't read the message this thread belongs to (is chronops in the channel, with channels:history / groups:history?)"
-          : 'create with --auto works in the thread of the product alert message';
-      throw new Answer(
-        'invalid',
-        textReply(
-          `:warning: ${why}. Mention me in that thread, or give the times: --time "YYYY-MM-DD HH:mm" [--until …].`,
-          usage('create'),
-        ),
-      );
+      const why = event.parentText === null ? t('parentUnreadable') : t('autoNeedsThread');
+      throw new CommandAnswer('invalid', textReply(`:warning: ${t('giveTimes', { why })}`, ctx.usage));
     }
 
     let timing: WindowRequest['timing'];
@@ -284,7 +197,10 @@ export class CommandHandler {
           at = parseLocalDateTime(atText, zone, { field: '--time' });
         } catch (error) {
           if (!(error instanceof ValidationError)) throw error;
-          throw new Answer('invalid', textReply(`:warning: ${escapeMrkdwn(error.message)}`, usage('create')));
+          throw new CommandAnswer(
+            'invalid',
+            textReply(`:warning: ${escapeMrkdwn(error.message)}`, ctx.usage),
+          );
         }
         const afterMs = this.o.config.leadTimes.scaleInMinutesAfterOpen * 60_000;
         const byOpen = product ? product.openAt.getTime() + afterMs : 0;
@@ -301,11 +217,11 @@ export class CommandHandler {
     const aurora = askList(command.rds);
     if (ecs) request.ecs = ecs;
     if (aurora) request.aurora = aurora;
-    return this.createOnce(event, 'create', request, product);
+    return this.createOnce(ctx, request, product);
   }
 
   /** `now`: a window from (about) now for --for minutes. */
-  private async now_(command: NowCommand, event: ChatEvent): Promise<{ replies: Reply[]; target: string }> {
+  async now_(command: NowCommand, ctx: CommandContext): Promise<Result> {
     // A second's margin, rounded up: the window must not start before the service's own clock reads it.
     const at = new Date(Math.ceil((this.now().getTime() + 1000) / 1000) * 1000);
     const until = new Date(at.getTime() + command.forMinutes * 60_000);
@@ -318,24 +234,25 @@ export class CommandHandler {
     const aurora = askList(command.rds);
     if (ecs) request.ecs = ecs;
     if (aurora) request.aurora = aurora;
-    return this.createOnce(event, 'now', request);
+    return this.createOnce(ctx, request);
   }
 
-  private async cancel(id: string, event: ChatEvent): Promise<{ replies: Reply[]; target: string }> {
+  async cancel(id: string, event: ChatEvent, locale: Locale): Promise<Result> {
+    const t = translator(CAPACITY_MESSAGES, locale);
     let window: CapacityWindow;
     try {
       window = await this.o.service.cancel(id, this.actor(event));
     } catch (error) {
       if (error instanceof NotFoundError) {
-        throw new Answer(
+        throw new CommandAnswer(
           'not_found',
-          textReply(`:warning: There is no window \`${escapeMrkdwn(id)}\`. \`list\` shows them.`),
+          textReply(`:warning: ${t('noWindow', { id: escapeMrkdwn(id) })}`),
         );
       }
       if (error instanceof ConflictError) {
-        throw new Answer(
+        throw new CommandAnswer(
           'conflict',
-          textReply(`:information_source: ${escapeMrkdwn(error.message)}; nothing to cancel.`),
+          textReply(`:information_source: ${t('nothingToCancel', { error: escapeMrkdwn(error.message) })}`),
         );
       }
       throw error;
@@ -346,18 +263,8 @@ export class CommandHandler {
     });
     if (event.action) return { replies: [plan], target: id };
     return {
-      replies: [
-        textReply(
-          `:no_entry_sign: Cancelled window \`${id}\` (${window.name}). Capacity it added goes back to the plan without it.`,
-        ),
-      ],
+      replies: [textReply(`:no_entry_sign: ${t('cancelled', { id, name: window.name })}`)],
       target: id,
     };
   }
-}
-
-function guardOf(command: Command): GuardedCommand | undefined {
-  return command.name === 'create' || command.name === 'delete' || command.name === 'now'
-    ? command.name
-    : undefined;
 }

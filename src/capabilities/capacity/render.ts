@@ -9,6 +9,7 @@ import {
   type ChatPlatform,
   type Reply,
 } from '../../chat/port.ts';
+import { escapeMrkdwn, truncate } from '../../chat/reply.ts';
 import type { Config } from '../../kernel/config.ts';
 import { formatDuration, formatLocal, formatLocalTime } from '../../kernel/time.ts';
 import type { CapacityWindow, ConvergeOutcome, Hold, Resource, Target, Transition } from './model.ts';
@@ -233,24 +234,7 @@ export function listReply(windows: CapacityWindow[], config: Config): Reply {
   return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } }] };
 }
 
-/**
- * Literal text in a message: `&`, `<` and `>` are Slack's markup (`<@U…>`, `<url|label>`), so they are sent as
- * entities (which Slack and the console show as the characters). For the usage (`<product#>`), what a person
- * typed, and what the thread's message said.
- */
-export function escapeMrkdwn(text: string): string {
-  return text.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
-}
-
-/** A short answer, optionally with a command's usage (literal text, escaped) in a code block. */
-export function textReply(text: string, usageText?: string): Reply {
-  const full = usageText ? `${text}\n\`\`\`${escapeMrkdwn(usageText)}\`\`\`` : text;
-  return { text: full, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(full, 3000) } }] };
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
+export { escapeMrkdwn, textReply } from '../../chat/reply.ts';
 
 // ---- progress ----------------------------------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 // thread's parent text as a door hands it over, and the audit log read back.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { CommandHandler } from '../../../src/capabilities/capacity/commands.ts';
 import { ConfigPermissions } from '../../../src/chat/permissions.ts';
 import type { ChatEvent, Reply } from '../../../src/chat/port.ts';
+import type { CommandRouter } from '../../../src/chat/router.ts';
 import { parseConfig } from '../../../src/kernel/config.ts';
 import { backends, type Running, runChronops } from '../../support/harness.ts';
 import { ALERT, slackConfigObject, uniqueId } from '../../support/slack.ts';
@@ -43,7 +43,7 @@ function blocksText(reply: Reply): string {
 
 describe('CommandHandler', () => {
   let run: Running;
-  let handler: CommandHandler;
+  let handler: CommandRouter;
 
   before(async () => {
     run = await runChronops(backends[0]!, { config });
@@ -334,7 +334,7 @@ describe('ConfigPermissions', () => {
     // Prepare
     let reads = 0;
     const policy = new ConfigPermissions({
-      rules: { delete: { users: ['U0ALICE'], userGroups: ['S0ONCALL'] } },
+      rules: { slack: { delete: { users: ['U0ALICE'], userGroups: ['S0ONCALL'] } } },
       groups: {
         members: async () => {
           reads++;
@@ -356,7 +356,7 @@ describe('ConfigPermissions', () => {
 
   it('does not grant through a group it cannot read', async () => {
     const policy = new ConfigPermissions({
-      rules: { create: { userGroups: ['S0ONCALL'] } },
+      rules: { slack: { create: { userGroups: ['S0ONCALL'] } } },
       groups: {
         members: async () => {
           throw new Error('missing_scope');
@@ -399,6 +399,37 @@ describe("CommandHandler with a team's own alert pattern", () => {
     assert.throws(
       () => parseConfig(slackConfigObject({ threadPattern: '^(\\d+) (.+)$' }), {}),
       /slack\.threadPattern: needs the named groups/,
+    );
+  });
+});
+
+describe('capacity commands in Korean (config locale: ko)', () => {
+  it('answers refusals, errors and usage in Korean', async () => {
+    // Prepare
+    const run = await runChronops(backends[0]!, {
+      config: parseConfig({ ...slackConfigObject(), locale: 'ko' }, {}),
+    });
+    try {
+      // Act
+      const [bad] = await run.chat.handler.handle(event('create 2 --ecs 0'));
+      const [outside] = await run.chat.handler.handle(event('create 2 --ecs 3 --auto'));
+      const [none] = await run.chat.handler.handle(event('delete zzzzzzzz'));
+      // Assess
+      assert.match(bad!.text, /--ecs 에는 양의 정수가 필요합니다/);
+      assert.match(bad!.text, /사용법: create &lt;product#&gt;/);
+      assert.match(outside!.text, /create --auto 는 상품 알림 메시지의 스레드에서만 쓸 수 있습니다/);
+      assert.match(none!.text, /`zzzzzzzz` 윈도우가 없습니다/);
+    } finally {
+      await run.stopAll();
+    }
+  });
+
+  it('a permission rule for a key no command uses stops chronops at start, naming the field', async () => {
+    await assert.rejects(
+      runChronops(backends[0]!, {
+        config: parseConfig(slackConfigObject({ permissions: { crate: { users: ['U0ALICE'] } } }), {}),
+      }),
+      /slack\.permissions\.crate: no chat command uses this permission key \(keys: create, delete, now\)/,
     );
   });
 });

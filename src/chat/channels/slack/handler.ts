@@ -3,13 +3,13 @@
 // "done" mark in one statement. The command handler is idempotent per event (a create finds the window it made),
 // and the answers' keys derive from the delivery, so a second run posts nothing new.
 
-import type { CommandHandler } from '../../../capabilities/capacity/commands.ts';
-import { textReply } from '../../../capabilities/capacity/render.ts';
 import type { Delivery } from '../../../gateway/inbox-store.ts';
 import type { DeliveryHandler, HandleContext } from '../../../gateway/worker.ts';
 import type { Logger } from '../../../kernel/logger.ts';
 import type { ChatStore, OutboxMessage } from '../../chat-store.ts';
 import { type ChatTransport, ChatTransportError, type Reply } from '../../port.ts';
+import { textReply } from '../../reply.ts';
+import type { CommandRouter } from '../../router.ts';
 import { decodeDelivery, type SlackDelivery } from './events.ts';
 
 /** The outbox rows of a delivery's replies; keys derive from the delivery, so a re-run queues nothing new. */
@@ -46,7 +46,7 @@ export function answersOf(row: Pick<Delivery, 'key' | 'kind'>, delivery: SlackDe
 
 export interface SlackDeliveryHandlerOptions {
   store: ChatStore;
-  handler: CommandHandler;
+  handler: Pick<CommandRouter, 'handle'>;
   transport: ChatTransport;
   logger: Logger;
   /** Told when answers were queued. */

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   type Command,
-  normalizeSlackText,
   type ParsedCommand,
   parseCommand,
   usage,
-} from '../../src/chat/grammar.ts';
+} from '../../../src/capabilities/capacity/grammar.ts';
+import { normalizeSlackText } from '../../../src/chat/grammar.ts';
 
 function ok(text: string): Command {
   const parsed = parseCommand(text);
