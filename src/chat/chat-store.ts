@@ -1,15 +1,25 @@
 import type { Delivery } from '../gateway/inbox-store.ts';
+import type { Notification } from '../notify/notification.ts';
 import type { Db } from '../store/db.ts';
 
-export type OutboxRole = 'reply' | 'plan' | 'progress' | 'plan-update';
+export type OutboxRole = 'reply' | 'plan' | 'progress' | 'plan-update' | 'notify';
 
 /** A message to post (or a message to update), unique by `key`. */
 export interface OutboxMessage {
   key: string;
+  /**
+   * How it is sent: `slack` (Web API, bot token), `slack-webhook`, `teams` (Workflows webhook), `jandi` (incoming
+   * webhook), `console` (the page).
+   */
   platform: string;
   op: 'post' | 'update';
   role: OutboxRole;
+  /** The lane: messages of one lane go out one at a time, in order, paced (a Slack channel, a webhook). */
   channel: string;
+  /** The named destination of the config (webhooks: where its URL is; never the URL itself). */
+  destination?: string | null;
+  /** A platform-neutral notification, rendered for the destination at send time (then `blocks` is unused). */
+  notification?: Notification | null;
   /** Thread to post in; null for a progress message of a window whose plan starts the thread (slash command). */
   threadTs?: string | null;
   /** `update`: the message to update; null: the plan message of `windowId`. */
@@ -29,10 +39,13 @@ export interface OutboxRow extends OutboxMessage {
   /** A previous attempt's outcome is unknown: look before posting again. */
   uncertain: boolean;
   createdAt: Date;
+  /** When any server last called this lane (its pace holds across servers); null: never. */
+  laneLastAt: Date | null;
 }
 
 export interface OutboxRecord extends OutboxRow {
-  status: 'held' | 'pending' | 'posted' | 'failed';
+  /** `unknown`: an attempt's outcome was lost and the destination cannot be asked; not sent again (never twice). */
+  status: 'held' | 'pending' | 'posted' | 'failed' | 'unknown';
   ts: string | null;
   error: string | null;
 }
@@ -68,12 +81,12 @@ export class ChatStore {
     await this.db.query(
       `WITH ins AS (
          INSERT INTO ${this.s}.chat_outbox (key, platform, op, role, channel, thread_ts, target_ts, window_id,
-           event_key, after_key, text, blocks, status)
+           event_key, after_key, text, blocks, destination, notification, status)
          SELECT x.key, x.platform, x.op, x.role, x.channel, x.thread_ts, x.target_ts, x.window_id, x.event_key,
-           x.after_key, x.text, x.blocks, 'pending'
+           x.after_key, x.text, x.blocks, x.destination, x.notification, 'pending'
          FROM jsonb_to_recordset($1::jsonb) AS x(key text, platform text, op text, role text,
            channel text, thread_ts text, target_ts text, window_id text, event_key text, after_key text, text text,
-           blocks jsonb, n integer)
+           blocks jsonb, destination text, notification jsonb, n integer)
          ORDER BY x.n
          ON CONFLICT (key) DO NOTHING
          RETURNING seq),
@@ -108,7 +121,7 @@ export class ChatStore {
   async prune(outboxDays: number): Promise<number> {
     const outbox = await this.db.query<{ n: number }>(
       `WITH d AS (DELETE FROM ${this.s}.chat_outbox o
-                  WHERE o.status IN ('posted', 'failed') AND o.created_at < now() - $1 * interval '1 day'
+                  WHERE o.status IN ('posted', 'failed', 'unknown') AND o.created_at < now() - $1 * interval '1 day'
                     AND NOT (o.role = 'plan' AND EXISTS (SELECT 1 FROM ${this.s}.windows w
                                                          WHERE w.id = o.window_id AND w.status IN ('scheduled', 'active')))
                   RETURNING 1)
@@ -128,15 +141,15 @@ export class ChatStore {
     if (messages.length === 0) return;
     await this.db.query(
       `INSERT INTO ${this.s}.chat_outbox (key, platform, op, role, channel, thread_ts, target_ts, window_id,
-         event_key, after_key, text, blocks, status)
+         event_key, after_key, text, blocks, destination, notification, status)
        SELECT x.key, x.platform, x.op, x.role, x.channel, x.thread_ts, x.target_ts, x.window_id, x.event_key,
-         x.after_key, x.text, x.blocks,
+         x.after_key, x.text, x.blocks, x.destination, x.notification,
          CASE WHEN EXISTS (SELECT 1 FROM ${this.s}.gateway_inbox i
                            WHERE i.key = x.after_key AND i.status IN ('pending', 'processing'))
               THEN 'held' ELSE 'pending' END
        FROM jsonb_to_recordset($1::jsonb) AS x(key text, platform text, op text, role text,
          channel text, thread_ts text, target_ts text, window_id text, event_key text, after_key text, text text,
-         blocks jsonb, n integer)
+         blocks jsonb, destination text, notification jsonb, n integer)
        ORDER BY x.n
        ON CONFLICT (key) DO NOTHING`,
       [outboxJson(messages)],
@@ -168,26 +181,48 @@ export class ChatStore {
              WHERE h.next_at <= clock_timestamp() AND (h.locked_until IS NULL OR h.locked_until < clock_timestamp())
              ORDER BY y.seq LIMIT $3 FOR UPDATE OF y SKIP LOCKED) c
        WHERE o.id = c.id
-       RETURNING o.*`,
+       RETURNING o.*, (SELECT l.last_at FROM ${this.s}.notify_lanes l WHERE l.lane = o.channel) AS lane_last_at`,
       [node, leaseMs, limit],
     );
     return rows.map(toOutbox);
   }
 
-  /** About to call the platform: from now until an answer, the outcome is unknown. */
+  /**
+   * About to call the platform: from now until an answer, the outcome is unknown. The lane's last call is
+   * recorded in the same statement (its pace, for every server).
+   */
   async markAttempt(id: number): Promise<void> {
     await this.db.query(
-      `UPDATE ${this.s}.chat_outbox SET attempts = attempts + 1, uncertain = true WHERE id = $1`,
+      `WITH a AS (UPDATE ${this.s}.chat_outbox SET attempts = attempts + 1, uncertain = true WHERE id = $1
+                  RETURNING channel)
+       INSERT INTO ${this.s}.notify_lanes (lane, last_at) SELECT channel, clock_timestamp() FROM a
+       ON CONFLICT (lane) DO UPDATE SET last_at = EXCLUDED.last_at`,
       [id],
     );
   }
 
-  async markSent(id: number, ts: string | null): Promise<void> {
+  /**
+   * The last attempt's outcome is unknown and the destination cannot be asked (a webhook): the message is not
+   * sent again, so that it is never sent twice; the row says so.
+   */
+  async markUnknown(id: number, error: string): Promise<void> {
     await this.db.query(
       `UPDATE ${this.s}.chat_outbox
-       SET status = 'posted', ts = $2, uncertain = false, done_at = clock_timestamp(), locked_by = NULL,
-           locked_until = NULL, error = NULL
+       SET status = 'unknown', done_at = clock_timestamp(), locked_by = NULL, locked_until = NULL, error = $2
        WHERE id = $1`,
+      [id, error],
+    );
+  }
+
+  /** Sent. The lane's pace counts from this answer (so requests arrive at least the interval apart). */
+  async markSent(id: number, ts: string | null): Promise<void> {
+    await this.db.query(
+      `WITH s AS (UPDATE ${this.s}.chat_outbox
+                  SET status = 'posted', ts = $2, uncertain = false, done_at = clock_timestamp(), locked_by = NULL,
+                      locked_until = NULL, error = NULL
+                  WHERE id = $1
+                  RETURNING channel)
+       UPDATE ${this.s}.notify_lanes l SET last_at = clock_timestamp() FROM s WHERE l.lane = s.channel`,
       [id, ts],
     );
   }
@@ -270,6 +305,9 @@ interface OutboxDbRow {
   after_key: string | null;
   text: string;
   blocks: unknown[] | null;
+  destination: string | null;
+  notification: Notification | null;
+  lane_last_at?: Date | null;
   status: OutboxRecord['status'];
   attempts: number;
   uncertain: boolean;
@@ -293,9 +331,12 @@ function toOutbox(r: OutboxDbRow): OutboxRow {
     afterKey: r.after_key,
     text: r.text,
     blocks: r.blocks,
+    destination: r.destination,
+    notification: r.notification,
     attempts: r.attempts,
     uncertain: r.uncertain,
     createdAt: r.created_at,
+    laneLastAt: r.lane_last_at ?? null,
   };
 }
 
@@ -315,6 +356,8 @@ function outboxJson(messages: OutboxMessage[]): string {
       after_key: m.afterKey ?? null,
       text: m.text,
       blocks: m.blocks ?? null,
+      destination: m.destination ?? null,
+      notification: m.notification ?? null,
     })),
   );
 }

@@ -1,6 +1,7 @@
 // The chat side of `chronops serve`: the command router every door uses (always there, so the web console has
-// it; the host registers each capability's commands on it before `start`), and — when Slack is enabled — the
-// handler of Slack deliveries (registered with the gateway's worker), the outbox sender and the progress reporter.
+// it; the host registers each capability's commands on it before `start`), the one outbox sender (chat replies
+// and every notify destination), and — when Slack is enabled — the handler of Slack deliveries (registered with
+// the gateway's worker) and the progress reporter.
 
 import { ProgressReporter } from '../capabilities/capacity/progress.ts';
 import type { CapacityService } from '../capabilities/capacity/service.ts';
@@ -11,7 +12,8 @@ import { ConfigError } from '../kernel/errors.ts';
 import type { EventBus } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
-import { OutboxSender } from '../notify/outbox.ts';
+import { Notifier } from '../notify/notifier.ts';
+import { type ConsoleMessage, OutboxSender } from '../notify/outbox.ts';
 import type { Db } from '../store/db.ts';
 import { SlackDeliveryHandler } from './channels/slack/handler.ts';
 import { SlackTransport } from './channels/slack/transport.ts';
@@ -35,6 +37,8 @@ export interface ChatDeps {
   slackTransport?: ChatTransport;
   /** The gateway: Slack deliveries are handled by its worker (when this process runs one). */
   gateway: GatewayRuntime;
+  /** Shows an outbox message on the page's console (the `console` destination). */
+  console?: (message: ConsoleMessage) => void;
 }
 
 export interface Chat {
@@ -44,7 +48,10 @@ export interface Chat {
    */
   handler: CommandRouter;
   store: ChatStore;
-  outbox?: OutboxSender;
+  /** The one outbox: chat replies and every notify destination. */
+  outbox: OutboxSender;
+  /** What capabilities call to queue a notification (a named destination, or a chat thread). */
+  notifier: Notifier;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -86,32 +93,39 @@ export function createChat(deps: ChatDeps): Chat {
       })),
     );
   };
-  if (!slack.enabled || !transport) {
-    return { handler, store: chatStore, start: async () => checkPermissions(), stop: async () => {} };
-  }
 
   // One process on the embedded database: work is announced in-process (a stored delivery, a queued message, a
   // retry's timer), so the database is only polled as a safety net — each query there holds the event loop.
   // Several servers on PostgreSQL learn of each other's work by polling.
   const pollMs = deps.pollMs ?? (deps.db.kind === 'pglite' ? 10_000 : 1000);
+  // The one outbox, for chat replies and every notify destination (Slack or not).
   const outbox = new OutboxSender({
     store: chatStore,
-    transports: { slack: transport },
+    transports: transport ? { slack: transport } : {},
+    destinations: config.notify.destinations,
+    ...(deps.console ? { console: deps.console } : {}),
     node: deps.node,
     logger,
     postIntervalMs: slack.postIntervalMs,
     pollMs,
   });
-  deps.gateway.register(
-    'slack',
-    new SlackDeliveryHandler({
-      store: chatStore,
-      handler,
-      transport,
-      logger,
-      onQueued: () => outbox.notify(),
-    }),
-  );
+  const notifier = new Notifier({
+    store: chatStore,
+    destinations: config.notify.destinations,
+    onQueued: () => outbox.notify(),
+  });
+  if (transport) {
+    deps.gateway.register(
+      'slack',
+      new SlackDeliveryHandler({
+        store: chatStore,
+        handler,
+        transport,
+        logger,
+        onQueued: () => outbox.notify(),
+      }),
+    );
+  }
   let pruning: NodeJS.Timeout | undefined;
   const prune = async () => {
     try {
@@ -122,19 +136,22 @@ export function createChat(deps: ChatDeps): Chat {
       logger.error({ err: error }, 'chat: prune failed');
     }
   };
-  const progress = new ProgressReporter({
-    events: deps.events,
-    store: chatStore,
-    config,
-    getWindow: (id) => deps.service.get(id),
-    platforms: ['slack'],
-    logger,
-    onQueued: () => outbox.notify(),
-  });
+  const progress = transport
+    ? new ProgressReporter({
+        events: deps.events,
+        store: chatStore,
+        config,
+        getWindow: (id) => deps.service.get(id),
+        platforms: ['slack'],
+        logger,
+        onQueued: () => outbox.notify(),
+      })
+    : undefined;
   return {
     handler,
     store: chatStore,
     outbox,
+    notifier,
     start: async () => {
       checkPermissions();
       // The embedded database's lock proves no other process holds a claim: those left are a dead process's.
@@ -143,14 +160,14 @@ export function createChat(deps: ChatDeps): Chat {
           .releaseClaims()
           .catch((error) => logger.error({ err: error }, 'chat outbox: could not release old claims'));
       }
-      progress.start();
+      progress?.start();
       outbox.start();
       pruning = setInterval(() => void prune(), 3_600_000);
       pruning.unref();
     },
     stop: async () => {
       clearInterval(pruning);
-      await progress.stop();
+      await progress?.stop();
       await outbox.stop();
     },
   };

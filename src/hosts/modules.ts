@@ -4,6 +4,7 @@
 import { capacityMigrations } from '../capabilities/capacity/migrations.ts';
 import { chatMigrations } from '../chat/migrations.ts';
 import { gatewayMigrations } from '../gateway/migrations.ts';
+import { notifyMigrations } from '../notify/migrations.ts';
 import type { MigrationModule } from '../store/migrations.ts';
 import { timersMigrations } from '../timers/migrations.ts';
 import type { CapabilityModule } from './capability.ts';
@@ -17,5 +18,6 @@ export const migrationModules: readonly MigrationModule[] = [
   chatMigrations,
   // The gateway's step 1 renames the inbox chat's step 1 created: gateway comes after chat.
   gatewayMigrations,
+  notifyMigrations,
   ...capabilities.flatMap((c) => (c.migrations ? [c.migrations] : [])),
 ];

@@ -24,7 +24,7 @@ import { PgliteDb } from '../store/pglite-db.ts';
 import { PostgresDb } from '../store/postgres-db.ts';
 import { startBoss } from '../timers/boss.ts';
 import { Timers } from '../timers/timers.ts';
-import { ConsoleChat } from '../web/console.ts';
+import { ConsoleChat, consolePublisher } from '../web/console.ts';
 import { LiveFeed } from '../web/live.ts';
 import { createWeb } from '../web/routes.ts';
 import type { Capability, HostContext } from './capability.ts';
@@ -203,6 +203,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       gateway: webhooks,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
       ...(options.slackTransport ? { slackTransport: options.slackTransport } : {}),
+      console: consolePublisher(feed),
     });
     registerCapacityCommands(chat.handler, {
       service,

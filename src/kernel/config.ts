@@ -24,6 +24,7 @@ import {
   resolveSources,
   sourcesSchema,
 } from '../gateway/config.ts';
+import { type NotifyConfig, notifySchema, resolveNotify } from '../notify/config.ts';
 import { ConfigError, type FieldIssue } from './errors.ts';
 import { isValidZone } from './time.ts';
 
@@ -57,6 +58,8 @@ export interface Config {
   sources: ResolvedSources;
   /** The relay of stored deliveries to Kafka topics; undefined: off (the default). */
   kafka?: KafkaConfig;
+  /** Named destinations of the outbox (Teams, Slack and JANDI webhooks, Slack channels, the console). */
+  notify: NotifyConfig;
   /** Values that must never be logged (e.g. the password in DATABASE_URL, the Slack secrets). */
   secrets: string[];
 }
@@ -234,6 +237,7 @@ function configFileSchema(envRegion: string | undefined) {
       .prefault({}),
     sources: sourcesSchema,
     kafka: kafkaSchema,
+    notify: notifySchema(),
   });
 }
 
@@ -360,6 +364,7 @@ export function parseConfig(
   const slack = resolveSlack(file, overrides, issues);
   const sources = resolveSources(file.sources, env, issues);
   const kafka = resolveKafka(file.kafka, ['slack', ...file.sources.map((s) => s.name)], env, issues);
+  const notify = resolveNotify(file.notify, env, issues, { slackEnabled: slack.enabled });
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     timezone: file.timezone,
@@ -380,11 +385,13 @@ export function parseConfig(
     slack,
     sources,
     ...(kafka.kafka ? { kafka: kafka.kafka } : {}),
+    notify: notify.notify,
     secrets: [
       ...(url === undefined ? [] : secretsOfUrl(url)),
       ...[slack.signingSecret, slack.botToken, slack.apiUrl].filter((v): v is string => v !== undefined),
       ...sources.secrets,
       ...kafka.secrets,
+      ...notify.secrets,
     ],
   };
 }

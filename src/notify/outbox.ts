@@ -1,22 +1,45 @@
-// Sends what chronops has to say in chat: drains the outbox (ChatStore), one message at a time per channel and in
-// order, paced, honouring Retry-After, and never posting a message twice.
+// The ONE outbox: sends what chronops has to say — chat replies, progress, notifications — to every destination:
+// Slack (Web API, in a channel or thread), Slack/Teams/JANDI incoming webhooks, the page's console. It drains the
+// outbox table (ChatStore), one message at a time per lane (a Slack channel, a webhook) and in order, paced per
+// lane across servers, honouring Retry-After, retrying with backoff, and never sending a message twice.
 //
-// Never twice: a message is posted at most once per key. Before each attempt the row is marked `uncertain`; a
-// definite answer (posted, or an error that says nothing happened) clears it. A row still uncertain when it is
-// tried again (the answer was lost, or the process died mid-call) is first looked for in its thread by its key
-// (message metadata); found, it is recorded as posted instead of being posted again.
+// Never twice: a message is sent at most once per key. Before each attempt the row is marked `uncertain`; a
+// definite answer (sent, or an error that says nothing happened) clears it. A row still uncertain when it is
+// tried again (the answer was lost, or the process died mid-call):
+// - Slack (Web API) is asked: the message is looked for in its thread by its key (message metadata); found, it is
+//   recorded as posted instead of being posted again;
+// - a webhook cannot be asked: the row is recorded `unknown` and not sent again (or, with `onUncertain: resend`,
+//   sent again with the same Idempotency-Key). docs/notify.md says what that means.
 
 import type { ChatStore, OutboxRow } from '../chat/chat-store.ts';
 import { type BlockKitBlock, type ChatTransport, ChatTransportError } from '../chat/port.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { Signal } from '../kernel/signal.ts';
+import { type Destination, WEBHOOK_KINDS } from './config.ts';
+import type { Notification } from './notification.ts';
+import { fitToSize, replyToNotification, toJandi, toSlack, toTeams } from './render.ts';
+import { postWebhook } from './webhook.ts';
+
+/** A message for the page's console (its live stream). */
+export interface ConsoleMessage {
+  key: string;
+  channel: string;
+  threadTs: string | null;
+  text: string;
+  blocks: BlockKitBlock[] | null;
+}
 
 export interface OutboxSenderOptions {
   store: ChatStore;
+  /** The Web API transports by platform (`slack`). */
   transports: Partial<Record<string, ChatTransport>>;
+  /** The named destinations of the config (webhooks). */
+  destinations?: Record<string, Destination>;
+  /** Shows a message on the page's console; absent: console messages fail. */
+  console?: (message: ConsoleMessage) => void;
   node: string;
   logger: Logger;
-  /** Least time between two messages in one channel. */
+  /** Least time between two messages in one Slack channel. */
   postIntervalMs: number;
   /** How often to look for work nobody told this process about. */
   pollMs?: number;
@@ -90,11 +113,16 @@ export class OutboxSender {
     }
   }
 
-  private async pace(channel: string): Promise<void> {
-    const last = this.lastPost.get(channel);
-    if (last === undefined) return;
-    const wait = last + this.o.postIntervalMs - this.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  /** Waits until `intervalMs` after the lane's last call, by this process or (laneLastAt) any server. */
+  private async pace(
+    lane: string,
+    intervalMs = this.o.postIntervalMs,
+    laneLastAt?: Date | null,
+  ): Promise<void> {
+    const last = Math.max(this.lastPost.get(lane) ?? 0, laneLastAt?.getTime() ?? 0);
+    if (last === 0) return;
+    const wait = last + intervalMs - this.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, intervalMs)));
   }
 
   /** The ts of a window's plan message: 'wait' while it is not posted yet, null when it never will be. */
@@ -105,7 +133,13 @@ export class OutboxSender {
   }
 
   private async send(row: OutboxRow): Promise<void> {
+    if (WEBHOOK_KINDS.has(row.platform)) return this.sendWebhook(row);
+    if (row.platform === 'console') return this.sendConsole(row);
     const { store, logger } = this.o;
+    if (row.notification) {
+      const slack = fitToSize(row.notification, toSlack, 40_000).rendered;
+      row = { ...row, text: slack.text, blocks: slack.blocks };
+    }
     const transport = this.o.transports[row.platform];
     if (!transport) {
       await store.markFailed(row.id, `no transport for ${row.platform}`);
@@ -126,7 +160,7 @@ export class OutboxSender {
       if (row.op === 'update') {
         const target = row.targetTs ?? plan;
         if (target === null) return await store.markFailed(row.id, 'the message to update was never posted');
-        await this.pace(row.channel);
+        await this.pace(row.channel, this.o.postIntervalMs, row.laneLastAt);
         await store.markAttempt(row.id);
         this.lastPost.set(row.channel, this.now());
         await transport.update({
@@ -158,7 +192,7 @@ export class OutboxSender {
           return;
         }
       }
-      await this.pace(row.channel);
+      await this.pace(row.channel, this.o.postIntervalMs, row.laneLastAt);
       await store.markAttempt(row.id);
       this.lastPost.set(row.channel, this.now());
       const { ts } = await transport.post({
@@ -172,6 +206,84 @@ export class OutboxSender {
     } catch (error) {
       await this.failed(row, error);
     }
+  }
+
+  /** The body a webhook destination gets: the notification (or the chat reply) rendered for it, cut to fit. */
+  private webhookBody(row: OutboxRow, destination: Destination): { body: unknown; cut: boolean } {
+    const blocks = (row.blocks ?? undefined) as BlockKitBlock[] | undefined;
+    if (destination.kind === 'slack-webhook' && !row.notification) {
+      // A chat reply is Block Kit already.
+      return { body: { text: row.text, ...(blocks ? { blocks } : {}) }, cut: false };
+    }
+    const n: Notification =
+      row.notification ?? replyToNotification({ text: row.text, ...(blocks ? { blocks } : {}) });
+    const render = destination.kind === 'teams' ? toTeams : destination.kind === 'jandi' ? toJandi : toSlack;
+    const fitted = fitToSize<unknown>(n, render, destination.maxBytes);
+    return { body: fitted.rendered, cut: fitted.cut };
+  }
+
+  private async sendWebhook(row: OutboxRow): Promise<void> {
+    const { store, logger } = this.o;
+    const destination = row.destination ? this.o.destinations?.[row.destination] : undefined;
+    if (!destination || destination.kind !== row.platform) {
+      await store.markFailed(
+        row.id,
+        `no ${row.platform} destination named "${row.destination ?? ''}" in the config`,
+      );
+      return;
+    }
+    const unknown = (why: string) => {
+      logger.warn(
+        { key: row.key, destination: destination.name },
+        `notify: ${why}; not sent again, so that it is never sent twice`,
+      );
+      return store.markUnknown(row.id, `${why}; not sent again (onUncertain: skip)`);
+    };
+    try {
+      if (row.uncertain && destination.onUncertain === 'skip') {
+        await unknown('an earlier attempt may have arrived (its answer was lost)');
+        return;
+      }
+      const { body, cut } = this.webhookBody(row, destination);
+      if (cut)
+        logger.info(
+          { key: row.key, destination: destination.name },
+          'notify: message cut to fit its destination',
+        );
+      await this.pace(row.channel, destination.minIntervalMs, row.laneLastAt);
+      await store.markAttempt(row.id);
+      this.lastPost.set(row.channel, this.now());
+      try {
+        await postWebhook({ destination, body, key: row.key });
+      } finally {
+        // The pace counts from the answer: the next request arrives at least the interval after this one.
+        this.lastPost.set(row.channel, this.now());
+      }
+      await store.markSent(row.id, null);
+    } catch (error) {
+      if (error instanceof ChatTransportError && !error.certain && destination.onUncertain === 'skip') {
+        await unknown(`the outcome is unknown (${error.message})`);
+        return;
+      }
+      await this.failed(row, error);
+    }
+  }
+
+  private async sendConsole(row: OutboxRow): Promise<void> {
+    const publish = this.o.console;
+    if (!publish) {
+      await this.o.store.markFailed(row.id, 'no console in this process');
+      return;
+    }
+    const rendered = row.notification ? toSlack(row.notification) : undefined;
+    publish({
+      key: row.key,
+      channel: row.channel,
+      threadTs: row.threadTs ?? null,
+      text: rendered?.text ?? row.text,
+      blocks: rendered?.blocks ?? ((row.blocks ?? null) as BlockKitBlock[] | null),
+    });
+    await this.o.store.markSent(row.id, null);
   }
 
   private async failed(row: OutboxRow, error: unknown): Promise<void> {

@@ -14,7 +14,20 @@ import type { Config } from '../kernel/config.ts';
 import { ValidationError } from '../kernel/errors.ts';
 import type { EventBus } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
+import type { ConsoleMessage } from '../notify/outbox.ts';
 import type { LiveFeed } from './live.ts';
+
+/**
+ * What the outbox hands the page for the `console` destination (a notification, an answer in a console thread):
+ * published on the live stream as the console's own messages are; without a thread it shows in the open one.
+ */
+export function consolePublisher(feed: LiveFeed): (message: ConsoleMessage) => void {
+  return (m) =>
+    feed.publish({
+      event: 'console',
+      data: { threadTs: m.threadTs, key: m.key, op: 'post', windowId: null, text: m.text, blocks: m.blocks },
+    });
+}
 
 /** Who the console's commands are audited as. */
 export const CONSOLE_USER = { id: 'console', name: 'console' } as const;

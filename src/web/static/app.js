@@ -543,7 +543,8 @@ function consoleMessage(m) {
     if (plan) replaceMessage(plan, m);
     return;
   }
-  if (m.threadTs !== t.id || t.messages.some((x) => x.key === m.key)) return;
+  // A notification to the console destination has no thread: it shows in the open one.
+  if ((m.threadTs !== null && m.threadTs !== t.id) || t.messages.some((x) => x.key === m.key)) return;
   push({ from: 'bot', text: m.text, blocks: m.blocks, key: m.key, progress: true });
 }
 

@@ -1,0 +1,116 @@
+// What a capability calls to say something: queue a notification for a named destination of the config, or an
+// answer in the chat thread a command came from. Queued, not sent: the outbox sends it (paced, retried, never
+// twice). The key is the caller's idempotency key — the same key queued twice is one message — so it must say
+// what the message is about (`jobs:run:<run id>:result`, `rules:<rule>:<delivery>:notify`).
+
+import type { OutboxMessage } from '../chat/chat-store.ts';
+import type { ChatPlatform, Reply } from '../chat/port.ts';
+import { NotFoundError } from '../kernel/errors.ts';
+import type { Destination } from './config.ts';
+import { type Notification, plainText } from './notification.ts';
+
+/**
+ * Where a chat command's later answers go: its platform and channel (a Slack channel id, a JANDI room, a Teams
+ * conversation, `console`), its thread, and — for JANDI and Teams, which answer later through an incoming
+ * webhook — the destination that reaches that room. A capability keeps it with what the command started.
+ */
+export interface ReplyAddress {
+  platform: ChatPlatform;
+  channel: string;
+  threadTs?: string;
+  destination?: string;
+}
+
+export interface NotifierOptions {
+  store: { enqueue(messages: OutboxMessage[]): Promise<void> };
+  destinations: Record<string, Destination>;
+  /** Told after something was queued (the outbox looks at once). */
+  onQueued?: () => void;
+}
+
+/** The lane (pace and order) of a destination: its Slack channel, the console, or the webhook itself. */
+export function laneOf(destination: Destination): string {
+  if (destination.kind === 'slack') return destination.channel!;
+  if (destination.kind === 'console') return 'console';
+  return `${destination.kind}:${destination.name}`;
+}
+
+export class Notifier {
+  private readonly o: NotifierOptions;
+
+  constructor(options: NotifierOptions) {
+    this.o = options;
+  }
+
+  /** The configured destination names. */
+  destinations(): string[] {
+    return Object.keys(this.o.destinations);
+  }
+
+  has(name: string): boolean {
+    return name in this.o.destinations;
+  }
+
+  private destination(name: string): Destination {
+    const d = this.o.destinations[name];
+    if (!d) {
+      throw new NotFoundError(
+        `no notify destination "${name}" (configured: ${this.destinations().join(', ') || 'none'})`,
+      );
+    }
+    return d;
+  }
+
+  /** Queues `notification` for the destination `to` (a name under notify.destinations), once per `key`. */
+  async send(
+    to: string,
+    notification: Notification,
+    options: { key: string; threadTs?: string },
+  ): Promise<void> {
+    const d = this.destination(to);
+    await this.enqueue({
+      key: options.key,
+      platform: d.kind,
+      op: 'post',
+      role: 'notify',
+      channel: laneOf(d),
+      threadTs: options.threadTs ?? null,
+      destination: d.name,
+      notification,
+      text: plainText(notification),
+    });
+  }
+
+  /** Queues an answer in the thread a command came from: a notification, or a chat Reply. */
+  async reply(
+    to: ReplyAddress,
+    content: { notification: Notification } | { reply: Reply },
+    options: { key: string },
+  ): Promise<void> {
+    const base = {
+      key: options.key,
+      op: 'post' as const,
+      role: 'notify' as const,
+      threadTs: to.threadTs ?? null,
+      ...('reply' in content
+        ? { text: content.reply.text, blocks: content.reply.blocks ?? null }
+        : { text: plainText(content.notification), notification: content.notification }),
+    };
+    if (to.platform === 'slack' || to.platform === 'console') {
+      await this.enqueue({ ...base, platform: to.platform, channel: to.channel });
+      return;
+    }
+    if (!to.destination) {
+      throw new NotFoundError(
+        `a ${to.platform} room answers later through a destination, and ${to.channel} has none`,
+      );
+    }
+    const d = this.destination(to.destination);
+    await this.enqueue({ ...base, platform: d.kind, channel: laneOf(d), destination: d.name });
+  }
+
+  private async enqueue(message: OutboxMessage): Promise<void> {
+    await this.o.store.enqueue([message]);
+    this.o.onQueued?.();
+  }
+}
