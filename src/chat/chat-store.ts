@@ -50,6 +50,9 @@ export interface OutboxRecord extends OutboxRow {
   error: string | null;
 }
 
+/** The `ts` of an answer given in the HTTP response of the request itself. */
+export const HTTP_RESPONSE = 'http-response';
+
 /**
  * SQL of the chat outbox: messages to send, drained by workers that claim rows with `FOR UPDATE SKIP LOCKED` and a
  * lease, so that any number of servers can share it and a row whose worker died is taken again once its lease is
@@ -153,6 +156,37 @@ export class ChatStore {
        ORDER BY x.n
        ON CONFLICT (key) DO NOTHING`,
       [outboxJson(messages)],
+    );
+  }
+
+  /**
+   * Records answers given in an HTTP response (JANDI, Teams: the request was held for them), as sent, so that a
+   * re-run of the same delivery sends nothing again (the keys are taken). Their `ts` is `http-response`.
+   */
+  async recordAnswered(messages: OutboxMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.db.query(
+      `INSERT INTO ${this.s}.chat_outbox (key, platform, op, role, channel, thread_ts, target_ts, window_id,
+         event_key, after_key, text, blocks, destination, notification, status, ts, done_at)
+       SELECT x.key, x.platform, x.op, x.role, x.channel, x.thread_ts, x.target_ts, x.window_id, x.event_key,
+         x.after_key, x.text, x.blocks, x.destination, x.notification, 'posted', '${HTTP_RESPONSE}', clock_timestamp()
+       FROM jsonb_to_recordset($1::jsonb) AS x(key text, platform text, op text, role text,
+         channel text, thread_ts text, target_ts text, window_id text, event_key text, after_key text, text text,
+         blocks jsonb, destination text, notification jsonb, n integer)
+       ORDER BY x.n
+       ON CONFLICT (key) DO NOTHING`,
+      [outboxJson(messages)],
+    );
+  }
+
+  /** Answers recorded for an HTTP response that came too late: sent the other way (the outbox) instead. */
+  async sendAnsweredLater(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.db.query(
+      `UPDATE ${this.s}.chat_outbox SET status = 'pending', ts = NULL, done_at = NULL,
+         seq = nextval(pg_get_serial_sequence('${this.s}.chat_outbox', 'seq'))
+       WHERE key = ANY($1::text[]) AND status = 'posted' AND ts = '${HTTP_RESPONSE}'`,
+      [keys],
     );
   }
 

@@ -40,6 +40,28 @@ export interface ChatEvent {
   action?: ChatAction;
   /** The language to answer in when the door knows it (a JANDI room's); else the config's `locale`. */
   locale?: Locale;
+  /** Where later answers go (set by doors whose answers travel another way, JANDI and Teams); see replyAddressOf. */
+  replyTo?: ReplyAddress;
+}
+
+/**
+ * Where a chat command's later answers go: its platform and channel (a Slack channel id, a JANDI room, a Teams
+ * conversation, `console`), its thread, and — for JANDI and Teams, which answer later through an incoming
+ * webhook — the notify destination that reaches that room. A capability keeps it with what the command started
+ * and hands it to `notifier.reply` when the outcome is known.
+ */
+export interface ReplyAddress {
+  platform: ChatPlatform;
+  channel: string;
+  threadTs?: string;
+  destination?: string;
+}
+
+/** The address of an event's later answers: the one its door set, else its thread (Slack, the console). */
+export function replyAddressOf(event: ChatEvent): ReplyAddress {
+  if (event.replyTo) return event.replyTo;
+  const threadTs = event.threadTs ?? event.messageTs;
+  return { platform: event.platform, channel: event.channel, ...(threadTs ? { threadTs } : {}) };
 }
 
 // ---- Block Kit, typed minimally (the subset chronops posts) ----------------------------------------------------

@@ -4,22 +4,12 @@
 // what the message is about (`jobs:run:<run id>:result`, `rules:<rule>:<delivery>:notify`).
 
 import type { OutboxMessage } from '../chat/chat-store.ts';
-import type { ChatPlatform, Reply } from '../chat/port.ts';
+import type { Reply, ReplyAddress } from '../chat/port.ts';
 import { NotFoundError } from '../kernel/errors.ts';
 import type { Destination } from './config.ts';
 import { type Notification, plainText } from './notification.ts';
 
-/**
- * Where a chat command's later answers go: its platform and channel (a Slack channel id, a JANDI room, a Teams
- * conversation, `console`), its thread, and — for JANDI and Teams, which answer later through an incoming
- * webhook — the destination that reaches that room. A capability keeps it with what the command started.
- */
-export interface ReplyAddress {
-  platform: ChatPlatform;
-  channel: string;
-  threadTs?: string;
-  destination?: string;
-}
+export type { ReplyAddress };
 
 export interface NotifierOptions {
   store: { enqueue(messages: OutboxMessage[]): Promise<void> };
