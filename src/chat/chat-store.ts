@@ -313,6 +313,19 @@ export class ChatStore {
     return rows.map((r) => ({ ...toOutbox(r), status: r.status, ts: r.ts, error: r.error }));
   }
 
+  /** The latest messages to named destinations (notifications), newest first. */
+  async listNotifications(
+    options: { destination?: string; status?: string; limit?: number } = {},
+  ): Promise<OutboxRecord[]> {
+    const rows = await this.db.query<OutboxDbRow>(
+      `SELECT * FROM ${this.s}.chat_outbox
+       WHERE destination IS NOT NULL AND ($1::text IS NULL OR destination = $1) AND ($2::text IS NULL OR status = $2)
+       ORDER BY id DESC LIMIT $3`,
+      [options.destination ?? null, options.status ?? null, options.limit ?? 100],
+    );
+    return rows.map((r) => ({ ...toOutbox(r), status: r.status, ts: r.ts, error: r.error }));
+  }
+
   // ---- windows created from chat --------------------------------------------------------------------------------
 
   /** The window a chat event created, if any (origin.chat.eventKey is unique). */

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { windowsCommand } from '../capabilities/capacity/cli.ts';
+import { notifyCommand } from '../notify/cli.ts';
 import { serveCommand } from './serve.ts';
 
 const program = new Command();
@@ -13,6 +14,7 @@ program
 
 program.addCommand(serveCommand());
 program.addCommand(windowsCommand());
+program.addCommand(notifyCommand());
 program.addOption(new Option('--no-color', 'plain output').hideHelp());
 
 await program.parseAsync(process.argv);

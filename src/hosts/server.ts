@@ -18,6 +18,7 @@ import { ConfigError } from '../kernel/errors.ts';
 import { EventBus } from '../kernel/events.ts';
 import { createLogger, type Logger } from '../kernel/logger.ts';
 import { Metrics } from '../kernel/metrics.ts';
+import { notifyApi } from '../notify/api.ts';
 import type { Db } from '../store/db.ts';
 import { migrate } from '../store/migrations.ts';
 import { PgliteDb } from '../store/pglite-db.ts';
@@ -229,6 +230,15 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     });
     consoleChat.start();
     cleanups.unshift(() => consoleChat.stop());
+    app.route(
+      '/api/notify',
+      notifyApi({
+        notifier: chat.notifier,
+        store: chat.store,
+        destinations: config.notify.destinations,
+        ...(token ? { token } : {}),
+      }),
+    );
     app.route('/', createWeb({ store, config, feed, token, console: consoleChat }));
     for (const o of others) if (o.capability.api) app.route(`/api/${o.name}`, o.capability.api);
     await timers.start();

@@ -1,6 +1,6 @@
-import { userInfo } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { DateTime } from 'luxon';
+import { type ApiClient, CliError, type GlobalOptions, cliAction as run } from '../../cli/client.ts';
 
 interface Ask {
   resource?: string;
@@ -12,66 +12,6 @@ export function parseAsk(value: string, previous: Ask[] = []): Ask[] {
   const m = /^(?:([a-z0-9][a-z0-9-]*)=)?\+?(\d+)$/i.exec(value.trim());
   if (!m) throw new InvalidArgumentError(`expected [NAME=]N, e.g. web=12 or 12 (got "${value}")`);
   return [...previous, { ...(m[1] ? { resource: m[1] } : {}), amount: Number(m[2]) }];
-}
-
-interface GlobalOptions {
-  server?: string;
-  token?: string;
-  json?: boolean;
-}
-
-class ApiClient {
-  readonly base: string;
-  private readonly token?: string;
-  constructor(options: GlobalOptions) {
-    this.base = (
-      options.server ??
-      process.env.CHRONOPS_URL ??
-      `http://127.0.0.1:${process.env.PORT ?? 3000}`
-    ).replace(/\/$/, '');
-    this.token = options.token ?? process.env.CHRONOPS_TOKEN;
-  }
-
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.base}${path}`, {
-        method,
-        headers: {
-          'content-type': 'application/json',
-          'x-chronops-actor': safeUser(),
-          'x-chronops-source': 'cli',
-          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (error) {
-      throw new CliError(
-        `cannot reach chronops at ${this.base} (${(error as Error).message}); is \`chronops serve\` running? (--server or CHRONOPS_URL)`,
-      );
-    }
-    const text = await response.text();
-    const data = text ? JSON.parse(text) : {};
-    if (!response.ok) {
-      const issues: Array<{ field: string; message: string }> = data?.error?.issues ?? [];
-      const detail = issues.length
-        ? issues.map((i) => `  - ${i.field}: ${i.message}`).join('\n')
-        : `  ${data?.error?.message ?? text}`;
-      throw new CliError(`${response.status} ${data?.error?.code ?? ''}\n${detail}`);
-    }
-    return data as T;
-  }
-}
-
-class CliError extends Error {}
-
-function safeUser(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
 }
 
 interface WindowJson {
@@ -111,19 +51,6 @@ async function zoneOf(client: ApiClient): Promise<string> {
     .call<{ timezone?: string }>('GET', '/healthz')
     .catch(() => ({ timezone: undefined }));
   return health.timezone ?? 'UTC';
-}
-
-function run(action: (client: ApiClient, options: GlobalOptions, args: unknown[]) => Promise<void>) {
-  return async (...args: unknown[]) => {
-    const command = args.at(-1) as Command;
-    const options = command.optsWithGlobals() as GlobalOptions;
-    try {
-      await action(new ApiClient(options), options, args);
-    } catch (error) {
-      console.error(`chronops: ${error instanceof CliError ? error.message : (error as Error).stack}`);
-      process.exitCode = 1;
-    }
-  };
 }
 
 export function windowsCommand(): Command {
