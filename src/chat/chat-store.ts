@@ -325,17 +325,6 @@ export class ChatStore {
     );
     return rows.map((r) => ({ ...toOutbox(r), status: r.status, ts: r.ts, error: r.error }));
   }
-
-  // ---- windows created from chat --------------------------------------------------------------------------------
-
-  /** The window a chat event created, if any (origin.chat.eventKey is unique). */
-  async windowIdForEvent(eventKey: string): Promise<string | null> {
-    const rows = await this.db.query<{ id: string }>(
-      `SELECT id FROM ${this.s}.windows WHERE origin #>> '{chat,eventKey}' = $1`,
-      [eventKey],
-    );
-    return rows[0]?.id ?? null;
-  }
 }
 
 interface OutboxDbRow {

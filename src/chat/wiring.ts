@@ -12,7 +12,6 @@ import { ConfigError } from '../kernel/errors.ts';
 import type { EventBus } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
-import { Notifier } from '../notify/notifier.ts';
 import { type ConsoleMessage, OutboxSender } from '../notify/outbox.ts';
 import type { Db } from '../store/db.ts';
 import { SlackDeliveryHandler } from './channels/slack/handler.ts';
@@ -48,10 +47,8 @@ export interface Chat {
    */
   handler: CommandRouter;
   store: ChatStore;
-  /** The one outbox: chat replies and every notify destination. */
+  /** The one outbox's sender: chat replies and every notify destination. */
   outbox: OutboxSender;
-  /** What capabilities call to queue a notification (a named destination, or a chat thread). */
-  notifier: Notifier;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -109,11 +106,6 @@ export function createChat(deps: ChatDeps): Chat {
     postIntervalMs: slack.postIntervalMs,
     pollMs,
   });
-  const notifier = new Notifier({
-    store: chatStore,
-    destinations: config.notify.destinations,
-    onQueued: () => outbox.notify(),
-  });
   if (transport) {
     deps.gateway.register(
       'slack',
@@ -151,7 +143,6 @@ export function createChat(deps: ChatDeps): Chat {
     handler,
     store: chatStore,
     outbox,
-    notifier,
     start: async () => {
       checkPermissions();
       // The embedded database's lock proves no other process holds a claim: those left are a dead process's.

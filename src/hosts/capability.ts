@@ -5,11 +5,13 @@
 // sub-apps, starts them, and stops them in reverse order.
 import type { Hono } from 'hono';
 import type { AwsGateway } from '../aws/gateway.ts';
+import type { CommandRouter } from '../chat/router.ts';
 import type { DeliveryHandler } from '../gateway/worker.ts';
 import type { Config } from '../kernel/config.ts';
 import type { EventBus } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
+import type { Notifier } from '../notify/notifier.ts';
 import type { Db } from '../store/db.ts';
 import type { MigrationModule } from '../store/migrations.ts';
 import type { TimerHandler, TimerScheduler } from '../timers/port.ts';
@@ -29,6 +31,8 @@ export interface HostContext {
   events: EventBus;
   metrics: Metrics;
   logger: Logger;
+  /** The one outbox: notifications to named destinations and answers in chat threads (src/notify/notifier.ts). */
+  notifier: Notifier;
   /** Poll interval for tests (short); undefined in production. */
   pollMs?: number;
 }
@@ -44,6 +48,8 @@ export interface Capability {
   deliveries?: Partial<Record<string, DeliveryHandler>>;
   /** Its HTTP API, mounted by the host at `/api/<name>`. */
   api?: Hono;
+  /** Registers its chat commands on the one router (docs/chat.md), before chat starts. */
+  commands?(router: CommandRouter): void;
   /** After every capability is created and the timer loop runs. */
   start?(): Promise<void>;
   /** Before the timer loop stops (in reverse order of start). */

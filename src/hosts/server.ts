@@ -7,9 +7,9 @@ import { createApi } from '../api/app.ts';
 import { AwsGateway } from '../aws/gateway.ts';
 import { AwsSimulator } from '../aws/simulator.ts';
 import { type CapacityCapability, capacityModule } from '../capabilities/capacity/capability.ts';
-import { registerCapacityCommands } from '../capabilities/capacity/commands.ts';
 import type { CapacityService } from '../capabilities/capacity/service.ts';
 import type { Store } from '../capabilities/capacity/store.ts';
+import { ChatStore } from '../chat/chat-store.ts';
 import type { ChatTransport } from '../chat/port.ts';
 import { type Chat, createChat } from '../chat/wiring.ts';
 import { createGateway, type GatewayRuntime } from '../gateway/wiring.ts';
@@ -19,6 +19,7 @@ import { EventBus } from '../kernel/events.ts';
 import { createLogger, type Logger } from '../kernel/logger.ts';
 import { Metrics } from '../kernel/metrics.ts';
 import { notifyApi } from '../notify/api.ts';
+import { Notifier } from '../notify/notifier.ts';
 import type { Db } from '../store/db.ts';
 import { migrate } from '../store/migrations.ts';
 import { PgliteDb } from '../store/pglite-db.ts';
@@ -68,6 +69,8 @@ export interface Chronops {
   gateway: GatewayRuntime;
   /** The chat command handler (for every door) and, when Slack is on, its delivery handler and outbox. */
   chat: Chat;
+  /** Queues notifications to named destinations and answers in chat threads (the one outbox). */
+  notifier: Notifier;
   close(): Promise<void>;
 }
 
@@ -139,6 +142,14 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
           },
         },
       });
+    // The outbox's front door, for every capability: messages are queued in the outbox table at once; the
+    // sender (created with chat below) is told when it starts.
+    let wakeOutbox = () => {};
+    const notifier = new Notifier({
+      store: new ChatStore(db, schema),
+      destinations: config.notify.destinations,
+      onQueued: () => wakeOutbox(),
+    });
     const host: HostContext = {
       config,
       db,
@@ -149,6 +160,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       events,
       metrics,
       logger,
+      notifier,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
     };
     capacity = await capacityModule.create(host);
@@ -206,11 +218,9 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       ...(options.slackTransport ? { slackTransport: options.slackTransport } : {}),
       console: consolePublisher(feed),
     });
-    registerCapacityCommands(chat.handler, {
-      service,
-      config,
-      windowForEvent: (key) => chat.store.windowIdForEvent(key),
-    });
+    wakeOutbox = () => chat.outbox.notify();
+    // Every capability's chat commands on the one router, before chat starts (it checks the permission keys).
+    for (const c of running) c.commands?.(chat.handler);
     await chat.start();
     cleanups.unshift(() => chat.stop());
     for (const c of running) {
@@ -233,7 +243,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     app.route(
       '/api/notify',
       notifyApi({
-        notifier: chat.notifier,
+        notifier,
         store: chat.store,
         destinations: config.notify.destinations,
         ...(token ? { token } : {}),
@@ -275,6 +285,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       node,
       gateway: webhooks,
       chat,
+      notifier,
       close: () => {
         closing ??= (async () => {
           for (const cleanup of cleanups)

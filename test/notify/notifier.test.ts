@@ -43,8 +43,8 @@ describe('notify destinations in a running chronops', () => {
 
   it('sends to a named Teams and JANDI destination, each once, with the URL only in memory', async () => {
     // Act
-    await run.chat.notifier.send('ops-teams', { title: 'job done', severity: 'success' }, { key: 'n:1' });
-    await run.chat.notifier.send('ops-room', { title: '작업 완료', text: '3개 테넌트 성공' }, { key: 'n:2' });
+    await run.notifier.send('ops-teams', { title: 'job done', severity: 'success' }, { key: 'n:1' });
+    await run.notifier.send('ops-room', { title: '작업 완료', text: '3개 테넌트 성공' }, { key: 'n:2' });
     // Assess
     await eventually(
       async () => teams.delivered('ops').length === 1 && jandi.delivered('ops-room').length === 1,
@@ -62,8 +62,8 @@ describe('notify destinations in a running chronops', () => {
     const sse = await openSse(`${run.url}/api/live`);
     try {
       // Act
-      await run.chat.notifier.send('page', { title: 'task stopped', text: 'exit 0' }, { key: 'n:3' });
-      await run.chat.notifier.reply(
+      await run.notifier.send('page', { title: 'task stopped', text: 'exit 0' }, { key: 'n:3' });
+      await run.notifier.reply(
         { platform: 'console', channel: 'console', threadTs: '1795324121.000100' },
         { reply: { text: 'rules run done' } },
         { key: 'n:4' },
@@ -82,7 +82,7 @@ describe('notify destinations in a running chronops', () => {
 
   it('refuses an unknown destination name, naming the configured ones', async () => {
     await assert.rejects(
-      run.chat.notifier.send('nowhere', { title: 'x' }, { key: 'n:5' }),
+      run.notifier.send('nowhere', { title: 'x' }, { key: 'n:5' }),
       /no notify destination "nowhere" \(configured: ops-teams, ops-room, page\)/,
     );
   });

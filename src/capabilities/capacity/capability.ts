@@ -3,6 +3,7 @@
 import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
 import { AuroraReplicaAction } from './actions/aurora-replicas.ts';
 import { EcsCapacityAction } from './actions/ecs-capacity.ts';
+import { registerCapacityCommands } from './commands.ts';
 import { CapacityConverger } from './converge.ts';
 import { capacityMigrations } from './migrations.ts';
 import { CapacityService } from './service.ts';
@@ -49,6 +50,12 @@ export const capacityModule: CapabilityModule<CapacityCapability> = {
       service,
       converger,
       timers: converger.handlers(),
+      commands: (router) =>
+        registerCapacityCommands(router, {
+          service,
+          config,
+          windowForEvent: (key) => store.windowIdForEvent(key),
+        }),
       start: async () => {
         if ((await store.scheduleOrphans()) > 0) timers.noteDue(null);
       },

@@ -236,6 +236,15 @@ export class Store {
     return toWindow(rows[0], holds);
   }
 
+  /** The window a chat event created, if any (origin.chat.eventKey is unique). */
+  async windowIdForEvent(eventKey: string): Promise<string | null> {
+    const rows = await this.db.query<{ id: string }>(
+      `SELECT id FROM ${this.s}.windows WHERE origin #>> '{chat,eventKey}' = $1`,
+      [eventKey],
+    );
+    return rows[0]?.id ?? null;
+  }
+
   /** Windows by status (all when none given) and/or id, newest first. */
   async listWindows(
     options: { statuses?: WindowStatus[]; ids?: string[]; limit?: number } = {},
