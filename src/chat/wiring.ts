@@ -103,6 +103,7 @@ export function createChat(deps: ChatDeps): Chat {
     ...(deps.console ? { console: deps.console } : {}),
     node: deps.node,
     logger,
+    metrics: deps.metrics,
     postIntervalMs: slack.postIntervalMs,
     pollMs,
   });

@@ -63,6 +63,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly outboxSends = new Counter({
+    name: 'chronops_outbox_sends_total',
+    help: 'Outbox send attempts by kind (slack, slack-webhook, teams, jandi, console), destination and outcome (sent, retry, rate_limited, failed, unknown)',
+    labelNames: ['kind', 'destination', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'chronops_' });
   }

@@ -14,6 +14,7 @@
 import type { ChatStore, OutboxRow } from '../chat/chat-store.ts';
 import { type BlockKitBlock, type ChatTransport, ChatTransportError } from '../chat/port.ts';
 import type { Logger } from '../kernel/logger.ts';
+import type { Metrics } from '../kernel/metrics.ts';
 import { Signal } from '../kernel/signal.ts';
 import { type Destination, WEBHOOK_KINDS } from './config.ts';
 import type { Notification } from './notification.ts';
@@ -39,6 +40,7 @@ export interface OutboxSenderOptions {
   console?: (message: ConsoleMessage) => void;
   node: string;
   logger: Logger;
+  metrics?: Metrics;
   /** Least time between two messages in one Slack channel. */
   postIntervalMs: number;
   /** How often to look for work nobody told this process about. */
@@ -75,6 +77,14 @@ export class OutboxSender {
     this.signal.notify();
     await this.loop;
     await Promise.allSettled([...this.inFlight]);
+  }
+
+  private count(row: OutboxRow, outcome: string): void {
+    this.o.metrics?.outboxSends.inc({
+      kind: row.platform,
+      destination: row.destination ?? (row.platform === 'slack' ? 'thread' : row.platform),
+      outcome,
+    });
   }
 
   /** Something was queued or finished: look now. */
@@ -170,6 +180,7 @@ export class OutboxSender {
           ...(blocks ? { blocks } : {}),
         });
         await store.markSent(row.id, target);
+        this.count(row, 'sent');
         return;
       }
       // A progress message of a window whose plan started the thread (slash command) goes in that thread.
@@ -203,6 +214,7 @@ export class OutboxSender {
         ...(blocks ? { blocks } : {}),
       });
       await store.markSent(row.id, ts);
+      this.count(row, 'sent');
     } catch (error) {
       await this.failed(row, error);
     }
@@ -237,6 +249,7 @@ export class OutboxSender {
         { key: row.key, destination: destination.name },
         `notify: ${why}; not sent again, so that it is never sent twice`,
       );
+      this.count(row, 'unknown');
       return store.markUnknown(row.id, `${why}; not sent again (onUncertain: skip)`);
     };
     try {
@@ -260,6 +273,7 @@ export class OutboxSender {
         this.lastPost.set(row.channel, this.now());
       }
       await store.markSent(row.id, null);
+      this.count(row, 'sent');
     } catch (error) {
       if (error instanceof ChatTransportError && !error.certain && destination.onUncertain === 'skip') {
         await unknown(`the outcome is unknown (${error.message})`);
@@ -284,6 +298,7 @@ export class OutboxSender {
       blocks: rendered?.blocks ?? ((row.blocks ?? null) as BlockKitBlock[] | null),
     });
     await this.o.store.markSent(row.id, null);
+    this.count(row, 'sent');
   }
 
   private async failed(row: OutboxRow, error: unknown): Promise<void> {
@@ -300,6 +315,7 @@ export class OutboxSender {
       // Rate limited: nothing was posted; the channel's head waits, so the whole channel pauses.
       this.o.logger.warn({ channel: row.channel, retryAfterMs: e.retryAfterMs }, 'chat outbox: rate limited');
       await this.o.store.markRetry(row.id, e.retryAfterMs, true, e.message);
+      this.count(row, 'rate_limited');
       this.wakeIn(e.retryAfterMs);
       return;
     }
@@ -307,10 +323,12 @@ export class OutboxSender {
       const delay = Math.min(60_000, 500 * 2 ** (attempts - 1));
       this.o.logger.warn({ key: row.key, err: e.message, attempts, delay }, 'chat outbox: will retry');
       await this.o.store.markRetry(row.id, delay, e.certain, e.message);
+      this.count(row, 'retry');
       this.wakeIn(delay);
       return;
     }
     this.o.logger.error({ key: row.key, err: e.message, attempts }, 'chat outbox: giving up on a message');
     await this.o.store.markFailed(row.id, e.message);
+    this.count(row, 'failed');
   }
 }
