@@ -1,6 +1,6 @@
 import type { Delivery } from '../gateway/inbox-store.ts';
 import type { Notification } from '../notify/notification.ts';
-import type { Db } from '../store/db.ts';
+import type { Db, DbTx } from '../store/db.ts';
 
 export type OutboxRole = 'reply' | 'plan' | 'progress' | 'plan-update' | 'notify';
 
@@ -138,11 +138,12 @@ export class ChatStore {
 
   /**
    * Queues messages (a key already there is not queued again). A message with `afterKey` whose command is still
-   * being handled is held until that command's answers are queued (see finishInbox).
+   * being handled is held until that command's answers are queued (see finishInbox). With `tx`, inside that
+   * transaction: the messages exist if and only if the caller's own writes commit.
    */
-  async enqueue(messages: OutboxMessage[]): Promise<void> {
+  async enqueue(messages: OutboxMessage[], tx?: Pick<DbTx, 'query'>): Promise<void> {
     if (messages.length === 0) return;
-    await this.db.query(
+    await (tx ?? this.db).query(
       `INSERT INTO ${this.s}.chat_outbox (key, platform, op, role, channel, thread_ts, target_ts, window_id,
          event_key, after_key, text, blocks, destination, notification, status)
        SELECT x.key, x.platform, x.op, x.role, x.channel, x.thread_ts, x.target_ts, x.window_id, x.event_key,

@@ -6,13 +6,17 @@
 import type { OutboxMessage } from '../chat/chat-store.ts';
 import type { Reply, ReplyAddress } from '../chat/port.ts';
 import { NotFoundError } from '../kernel/errors.ts';
+import type { DbTx } from '../store/db.ts';
 import type { Destination } from './config.ts';
 import { type Notification, plainText } from './notification.ts';
 
 export type { ReplyAddress };
 
+/** Inside a caller's transaction: the message is queued iff that transaction commits. */
+type InTx = { tx?: Pick<DbTx, 'query'> };
+
 export interface NotifierOptions {
-  store: { enqueue(messages: OutboxMessage[]): Promise<void> };
+  store: { enqueue(messages: OutboxMessage[], tx?: Pick<DbTx, 'query'>): Promise<void> };
   destinations: Record<string, Destination>;
   /** Told after something was queued (the outbox looks at once). */
   onQueued?: () => void;
@@ -51,14 +55,18 @@ export class Notifier {
     return d;
   }
 
-  /** Queues `notification` for the destination `to` (a name under notify.destinations), once per `key`. */
+  /**
+   * Queues `notification` for the destination `to` (a name under notify.destinations), once per `key`. With
+   * `tx`, inside the caller's transaction (its outcome and its message commit together): call `wake()` after the
+   * commit, or the message waits for the outbox's next look.
+   */
   async send(
     to: string,
     notification: Notification,
-    options: { key: string; threadTs?: string },
+    options: { key: string; threadTs?: string } & InTx,
   ): Promise<void> {
     const d = this.destination(to);
-    await this.enqueue({
+    await this.enqueue(options, {
       key: options.key,
       platform: d.kind,
       op: 'post',
@@ -75,7 +83,7 @@ export class Notifier {
   async reply(
     to: ReplyAddress,
     content: { notification: Notification } | { reply: Reply },
-    options: { key: string },
+    options: { key: string } & InTx,
   ): Promise<void> {
     const base = {
       key: options.key,
@@ -87,7 +95,7 @@ export class Notifier {
         : { text: plainText(content.notification), notification: content.notification }),
     };
     if (to.platform === 'slack' || to.platform === 'console') {
-      await this.enqueue({ ...base, platform: to.platform, channel: to.channel });
+      await this.enqueue(options, { ...base, platform: to.platform, channel: to.channel });
       return;
     }
     if (!to.destination) {
@@ -96,11 +104,17 @@ export class Notifier {
       );
     }
     const d = this.destination(to.destination);
-    await this.enqueue({ ...base, platform: d.kind, channel: laneOf(d), destination: d.name });
+    await this.enqueue(options, { ...base, platform: d.kind, channel: laneOf(d), destination: d.name });
   }
 
-  private async enqueue(message: OutboxMessage): Promise<void> {
-    await this.o.store.enqueue([message]);
+  /** Tells the outbox to look now (after a commit that queued messages with `tx`). */
+  wake(): void {
     this.o.onQueued?.();
+  }
+
+  private async enqueue(options: InTx, message: OutboxMessage): Promise<void> {
+    await this.o.store.enqueue([message], options.tx);
+    // Inside a transaction the message is not visible yet: the caller wakes the outbox after its commit.
+    if (!options.tx) this.o.onQueued?.();
   }
 }

@@ -348,6 +348,27 @@ describe('the outbox, for every destination kind', () => {
     assert.equal(fakes.teams.delivered(names.teams).length, 1);
   });
 
+  it("inside the caller's transaction: queued if it commits, nothing if it rolls back", async () => {
+    // Prepare
+    const { names, notifier } = setup();
+    // Act
+    await db.transaction(async (tx) => {
+      await notifier.send(names.jandi, { title: 'kept' }, { key: `j:${n}:tx-ok`, tx });
+    });
+    notifier.wake();
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await notifier.send(names.jandi, { title: 'rolled back' }, { key: `j:${n}:tx-no`, tx });
+        throw new Error('the run failed to record');
+      }),
+      /failed to record/,
+    );
+    // Assess
+    assert.equal((await done(`j:${n}:tx-ok`)).status, 'posted');
+    assert.equal(await statusOf(`j:${n}:tx-no`), undefined);
+    assert.equal(fakes.jandi.delivered(names.jandi).length, 1);
+  });
+
   it('the same key queued twice is one message', async () => {
     const { names, notifier } = setup();
     await notifier.send(names.jandi, { title: 'once' }, { key: `j:${n}:twice` });
