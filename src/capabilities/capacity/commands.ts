@@ -65,7 +65,9 @@ export function registerCapacityCommands(
   const c = new CapacityCommands(options);
   registerCapacityGrammar(router, {
     create: (command, ctx) => c.create(command, ctx),
-    list: async () => [listReply(await options.service.list(['scheduled', 'active'], 50), options.config)],
+    list: async (_command, ctx) => [
+      listReply(await options.service.list(['scheduled', 'active'], 50), options.config, ctx.locale),
+    ],
     delete: (command, ctx) => c.cancel(command.id, ctx.event, ctx.locale),
     now: (command, ctx) => c.now_(command, ctx),
   });
@@ -122,7 +124,7 @@ class CapacityCommands {
     const existing = await this.o.windowForEvent(eventKeyOf(event));
     if (existing) {
       const window = await this.o.service.get(existing);
-      return { replies: [planReply(window, this.o.config)], target: window.id };
+      return { replies: [planReply(window, this.o.config, { locale: ctx.locale })], target: window.id };
     }
     let created: { window: CapacityWindow; warnings: string[] };
     try {
@@ -136,10 +138,10 @@ class CapacityCommands {
       const id = await this.o.windowForEvent(eventKeyOf(event));
       if (!id) throw error;
       const window = await this.o.service.get(id);
-      return { replies: [planReply(window, this.o.config)], target: id };
+      return { replies: [planReply(window, this.o.config, { locale: ctx.locale })], target: id };
     }
     return {
-      replies: [planReply(created.window, this.o.config, { warnings: created.warnings })],
+      replies: [planReply(created.window, this.o.config, { warnings: created.warnings, locale: ctx.locale })],
       target: created.window.id,
     };
   }
@@ -260,6 +262,7 @@ class CapacityCommands {
     const by = who(event);
     const plan = planReply(window, this.o.config, {
       cancelled: { by, at: window.cancelledAt ?? this.now() },
+      locale,
     });
     if (event.action) return { replies: [plan], target: id };
     return {

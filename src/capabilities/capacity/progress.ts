@@ -50,32 +50,33 @@ export class ProgressReporter {
   start(): void {
     const { events, config } = this.o;
     const resource = (name: string) => config.resources[name];
+    const locale = config.locale;
     this.on(events, 'transition.started', (e) => ({
       windowId: e.transition.windowId,
       key: `progress:${e.transition.id}:started`,
-      text: startedText(e.transition, resource(e.transition.resource), e.target),
+      text: startedText(e.transition, resource(e.transition.resource), e.target, locale),
     }));
     this.on(events, 'transition.done', (e) => ({
       windowId: e.transition.windowId,
       key: `progress:${e.transition.id}:done`,
-      text: doneText(e.transition, resource(e.transition.resource), e.outcome),
+      text: doneText(e.transition, resource(e.transition.resource), e.outcome, locale),
     }));
     this.on(events, 'transition.failed', (e) => ({
       windowId: e.transition.windowId,
       key: `progress:${e.transition.id}:failed:${digest(e.error)}`,
-      text: failedText(e.transition, resource(e.transition.resource), e.error, e.willRetry),
+      text: failedText(e.transition, resource(e.transition.resource), e.error, e.willRetry, locale),
     }));
     this.on(events, 'transition.missed', (e) => ({
       windowId: e.transition.windowId,
       key: `progress:${e.transition.id}:missed`,
-      text: missedText(e.transition, resource(e.transition.resource)),
+      text: missedText(e.transition, resource(e.transition.resource), locale),
     }));
     this.on(events, 'reader.available', (e) =>
       e.reader.windowId
         ? {
             windowId: e.reader.windowId,
             key: `progress:reader:${e.reader.instanceId}:available`,
-            text: readerAvailableText(e.reader, e.timeToReadyMs),
+            text: readerAvailableText(e.reader, e.timeToReadyMs, locale),
           }
         : undefined,
     );

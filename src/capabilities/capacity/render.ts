@@ -2,6 +2,7 @@
 // windows, and the progress lines of a window's transitions. Pure functions of the window and the config, so the
 // Slack worker, the progress reporter and the web console all say the same thing.
 
+import { type Catalogue, type Locale, translator } from '../../chat/messages.ts';
 import {
   type BlockKitBlock,
   CANCEL_ACTION_ID,
@@ -54,6 +55,156 @@ export function mention(platform: ChatPlatform, user: { id: string; name?: strin
 
 const KIND_TITLE = { ecs: 'ECS', aurora: 'Aurora' } as const;
 
+/** What capacity's plans, lists and progress lines say, in every locale (its commands' own: grammar.ts). */
+export const RENDER_MESSAGES: Catalogue<
+  | 'tasks'
+  | 'task'
+  | 'readers'
+  | 'reader'
+  | 'toTasks'
+  | 'plusReaders'
+  | 'plan'
+  | 'cancelledTitle'
+  | 'product'
+  | 'window'
+  | 'opens'
+  | 'starts'
+  | 'scaleOutField'
+  | 'scaleInField'
+  | 'resources'
+  | 'estimatedCost'
+  | 'windowId'
+  | 'by'
+  | 'dryRunNote'
+  | 'cancelledBy'
+  | 'cancel'
+  | 'cancelTitle'
+  | 'cancelText'
+  | 'cancelConfirm'
+  | 'cancelDeny'
+  | 'summaryEcs'
+  | 'summaryAurora'
+  | 'planText'
+  | 'cancelledText'
+  | 'noWindows'
+  | 'windows'
+  | 'scaleOut'
+  | 'scaleIn'
+  | 'reconcile'
+  | 'baseline'
+  | 'scaling'
+  | 'already'
+  | 'done'
+  | 'newReaders'
+  | 'failed'
+  | 'willRetry'
+  | 'missed'
+  | 'readerAvailable'
+  | 'toTasksTarget'
+  | 'toReadersTarget'
+> = {
+  en: {
+    tasks: 'tasks',
+    task: 'task',
+    readers: 'readers',
+    reader: 'reader',
+    toTasks: 'baseline → {n} {unit}',
+    plusReaders: '+0 → +{n} {unit}',
+    plan: 'Plan',
+    cancelledTitle: 'Cancelled',
+    product: 'Product',
+    window: 'Window',
+    opens: 'Opens',
+    starts: 'Starts',
+    scaleOutField: 'Scale-out',
+    scaleInField: 'Scale-in',
+    resources: 'Resources',
+    estimatedCost: 'Estimated cost',
+    windowId: 'Window `{id}`',
+    by: 'by {who}',
+    dryRunNote: 'dry-run: AWS calls are recorded, not sent',
+    cancelledBy: 'cancelled by {who} at {at}',
+    cancel: 'Cancel',
+    cancelTitle: 'Cancel this window?',
+    cancelText:
+      'Window `{id}` ({title}) will not scale anything; capacity it already added goes back to the plan without it.',
+    cancelConfirm: 'Cancel the window',
+    cancelDeny: 'Keep it',
+    summaryEcs: 'ECS {resource} → {n} tasks from {at}',
+    summaryAurora: 'Aurora {resource} +{n} readers from {at}',
+    planText: 'Plan for {title}: {summary}, until {until} (window {id}){dry}',
+    cancelledText: 'Cancelled: plan for {title} (window {id}), cancelled by {who}',
+    noWindows: 'No active or upcoming windows.',
+    windows: 'Active and upcoming windows ({n}):',
+    scaleOut: 'scale-out',
+    scaleIn: 'scale-in',
+    reconcile: 'back to plan',
+    baseline: 'back to baseline',
+    scaling: 'scaling {target}…',
+    already: 'already {to}',
+    done: 'done',
+    newReaders: 'new readers',
+    failed: 'failed',
+    willRetry: ' (chronops will retry)',
+    missed:
+      'was missed (due {due}; chronops was not running within the grace period), so this window does not count for it',
+    readerAvailable: 'replica {id} available after {after}',
+    toTasksTarget: 'to {n} tasks',
+    toReadersTarget: 'to +{n} readers',
+  },
+  ko: {
+    tasks: '태스크',
+    task: '태스크',
+    readers: '읽기 복제본',
+    reader: '읽기 복제본',
+    toTasks: '기본값 → {n} {unit}',
+    plusReaders: '+0 → +{n} {unit}',
+    plan: '계획',
+    cancelledTitle: '취소됨',
+    product: '상품',
+    window: '윈도우',
+    opens: '오픈',
+    starts: '시작',
+    scaleOutField: '스케일 아웃',
+    scaleInField: '스케일 인',
+    resources: '리소스',
+    estimatedCost: '예상 비용',
+    windowId: '윈도우 `{id}`',
+    by: '요청: {who}',
+    dryRunNote: 'dry-run: AWS 호출은 기록만 하고 보내지 않습니다',
+    cancelledBy: '{who} 님이 {at} 에 취소',
+    cancel: '취소',
+    cancelTitle: '이 윈도우를 취소할까요?',
+    cancelText:
+      '윈도우 `{id}` ({title}) 는 더 이상 스케일하지 않습니다. 이미 추가된 용량은 이 윈도우 없이 계획대로 돌아갑니다.',
+    cancelConfirm: '윈도우 취소',
+    cancelDeny: '유지',
+    summaryEcs: 'ECS {resource} → 태스크 {n}개 ({at} 부터)',
+    summaryAurora: 'Aurora {resource} 읽기 복제본 +{n}개 ({at} 부터)',
+    planText: '{title} 계획: {summary}, {until} 까지 (윈도우 {id}){dry}',
+    cancelledText: '취소됨: {title} 계획 (윈도우 {id}), {who} 님이 취소',
+    noWindows: '진행 중이거나 예정된 윈도우가 없습니다.',
+    windows: '진행 중이거나 예정된 윈도우 ({n}개):',
+    scaleOut: '스케일 아웃',
+    scaleIn: '스케일 인',
+    reconcile: '계획으로 복귀',
+    baseline: '기본값으로',
+    scaling: '{target} 스케일 중…',
+    already: '이미 {to}',
+    done: '완료',
+    newReaders: '새 읽기 복제본',
+    failed: '실패',
+    willRetry: ' (chronops 가 다시 시도합니다)',
+    missed:
+      '을(를) 놓쳤습니다 (예정 {due}; 유예 시간 안에 chronops 가 실행 중이 아니었습니다). 이 윈도우는 반영되지 않습니다',
+    readerAvailable: '복제본 {id} 사용 가능 ({after} 걸림)',
+    toTasksTarget: '태스크 {n}개로',
+    toReadersTarget: '읽기 복제본 +{n}개로',
+  },
+};
+
+const msgs = (locale: Locale) => translator(RENDER_MESSAGES, locale);
+
 /** `ECS web (shop/web)`, `Aurora shop-db (shop-aurora)`. */
 export function resourceLabel(resource: Resource | undefined, name: string): string {
   if (!resource) return name;
@@ -62,10 +213,12 @@ export function resourceLabel(resource: Resource | undefined, name: string): str
     : `Aurora ${resource.name} (${resource.clusterId})`;
 }
 
-function holdChange(hold: Hold, resource: Resource | undefined): string {
-  if (hold.kind === 'ecs') return `baseline → ${hold.amount} task${hold.amount === 1 ? '' : 's'}`;
+function holdChange(hold: Hold, resource: Resource | undefined, locale: Locale): string {
+  const m = msgs(locale);
+  if (hold.kind === 'ecs')
+    return m('toTasks', { n: hold.amount, unit: m(hold.amount === 1 ? 'task' : 'tasks') });
   const cls = resource?.kind === 'aurora' ? ` (${resource.instanceClass})` : '';
-  return `+0 → +${hold.amount} reader${hold.amount === 1 ? '' : 's'}${cls}`;
+  return `${m('plusReaders', { n: hold.amount, unit: m(hold.amount === 1 ? 'reader' : 'readers') })}${cls}`;
 }
 
 const money = (n: number) => `$${n.toFixed(2)}`;
@@ -110,6 +263,8 @@ export interface PlanState {
   warnings?: string[];
   /** Set once the window is cancelled: the plan is shown struck, without its button. */
   cancelled?: { by: string; at: Date };
+  /** The language (a command's event's; default the config's). */
+  locale?: Locale;
 }
 
 /** The plan of a window as a chat message: times in the team's zone, resources, cost, Cancel button. */
@@ -122,6 +277,7 @@ export function planReply(window: CapacityWindow, config: Config, state: PlanSta
   const plainTitle = product ? `${product.productId} ${product.name}` : window.name;
   const title = escapeMrkdwn(plainTitle);
   const cancelled = state.cancelled;
+  const m = msgs(state.locale ?? config.locale);
 
   const starts = new Map<string, Date>();
   for (const h of window.holds) {
@@ -134,29 +290,32 @@ export function planReply(window: CapacityWindow, config: Config, state: PlanSta
     product
       ? {
           type: 'mrkdwn' as const,
-          text: `*Product*\n#${product.number} · ${escapeMrkdwn(`${product.productId} ${product.name}`)}`,
+          text: `*${m('product')}*\n#${product.number} · ${escapeMrkdwn(`${product.productId} ${product.name}`)}`,
         }
-      : { type: 'mrkdwn' as const, text: `*Window*\n${escapeMrkdwn(window.name)}` },
+      : { type: 'mrkdwn' as const, text: `*${m('window')}*\n${escapeMrkdwn(window.name)}` },
     product
-      ? { type: 'mrkdwn' as const, text: `*Opens*\n${formatLocal(new Date(product.openAt), zone)} (${zone})` }
-      : { type: 'mrkdwn' as const, text: `*Starts*\n${formatLocal(from, zone)} (${zone})` },
-    { type: 'mrkdwn' as const, text: `*Scale-out*\n${scaleOut}` },
-    { type: 'mrkdwn' as const, text: `*Scale-in*\n${at(until, zone, referenceDay)}` },
+      ? {
+          type: 'mrkdwn' as const,
+          text: `*${m('opens')}*\n${formatLocal(new Date(product.openAt), zone)} (${zone})`,
+        }
+      : { type: 'mrkdwn' as const, text: `*${m('starts')}*\n${formatLocal(from, zone)} (${zone})` },
+    { type: 'mrkdwn' as const, text: `*${m('scaleOutField')}*\n${scaleOut}` },
+    { type: 'mrkdwn' as const, text: `*${m('scaleInField')}*\n${at(until, zone, referenceDay)}` },
   ];
   const resourceLines = window.holds.map(
     (h) =>
-      `• ${resourceLabel(config.resources[h.resource], h.resource)}: ${holdChange(h, config.resources[h.resource])}`,
+      `• ${resourceLabel(config.resources[h.resource], h.resource)}: ${holdChange(h, config.resources[h.resource], state.locale ?? config.locale)}`,
   );
   const blocks: BlockKitBlock[] = [
     {
       type: 'header',
       text: {
         type: 'plain_text',
-        text: truncate(`${cancelled ? 'Cancelled' : 'Plan'} · ${plainTitle}`, 150),
+        text: truncate(`${cancelled ? m('cancelledTitle') : m('plan')} · ${plainTitle}`, 150),
       },
     },
     { type: 'section', fields },
-    { type: 'section', text: { type: 'mrkdwn', text: `*Resources*\n${resourceLines.join('\n')}` } },
+    { type: 'section', text: { type: 'mrkdwn', text: `*${m('resources')}*\n${resourceLines.join('\n')}` } },
   ];
   const cost = config.slack.estimatedCost ? estimateCost(window, config.resources) : undefined;
   if (cost) {
@@ -164,14 +323,15 @@ export function planReply(window: CapacityWindow, config: Config, state: PlanSta
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `*Estimated cost* ≈ ${money(cost.total)}\n${cost.lines.map((l) => `• ${l}`).join('\n')}`,
+        text: `*${m('estimatedCost')}* ≈ ${money(cost.total)}\n${cost.lines.map((l) => `• ${l}`).join('\n')}`,
       },
     });
   }
-  const context = [`Window \`${window.id}\``];
-  if (origin) context.push(`by ${mention(origin.platform, origin.user)}`);
-  if (window.dryRun) context.push('dry-run: AWS calls are recorded, not sent');
-  if (cancelled) context.push(`cancelled by ${cancelled.by} at ${formatLocalTime(cancelled.at, zone)}`);
+  const context = [m('windowId', { id: window.id })];
+  if (origin) context.push(m('by', { who: mention(origin.platform, origin.user) }));
+  if (window.dryRun) context.push(m('dryRunNote'));
+  if (cancelled)
+    context.push(m('cancelledBy', { who: cancelled.by, at: formatLocalTime(cancelled.at, zone) }));
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: context.join(' · ') }] });
   for (const warning of state.warnings ?? []) {
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `:warning: ${warning}` }] });
@@ -184,17 +344,14 @@ export function planReply(window: CapacityWindow, config: Config, state: PlanSta
         {
           type: 'button',
           action_id: CANCEL_ACTION_ID,
-          text: { type: 'plain_text', text: 'Cancel' },
+          text: { type: 'plain_text', text: m('cancel') },
           style: 'danger',
           value: window.id,
           confirm: {
-            title: { type: 'plain_text', text: 'Cancel this window?' },
-            text: {
-              type: 'mrkdwn',
-              text: `Window \`${window.id}\` (${title}) will not scale anything; capacity it already added goes back to the plan without it.`,
-            },
-            confirm: { type: 'plain_text', text: 'Cancel the window' },
-            deny: { type: 'plain_text', text: 'Keep it' },
+            title: { type: 'plain_text', text: m('cancelTitle') },
+            text: { type: 'mrkdwn', text: m('cancelText', { id: window.id, title }) },
+            confirm: { type: 'plain_text', text: m('cancelConfirm') },
+            deny: { type: 'plain_text', text: m('cancelDeny') },
             style: 'danger',
           },
         },
@@ -203,21 +360,30 @@ export function planReply(window: CapacityWindow, config: Config, state: PlanSta
   }
   const summary = window.holds
     .map((h) =>
-      h.kind === 'ecs'
-        ? `ECS ${h.resource} → ${h.amount} tasks from ${at(h.from, zone, referenceDay)}`
-        : `Aurora ${h.resource} +${h.amount} readers from ${at(h.from, zone, referenceDay)}`,
+      m(h.kind === 'ecs' ? 'summaryEcs' : 'summaryAurora', {
+        resource: h.resource,
+        n: h.amount,
+        at: at(h.from, zone, referenceDay),
+      }),
     )
     .join(', ');
   const text = cancelled
-    ? `Cancelled: plan for ${title} (window ${window.id}), cancelled by ${cancelled.by}`
-    : `Plan for ${title}: ${summary}, until ${at(until, zone, referenceDay)} (window ${window.id})${window.dryRun ? ' [dry-run]' : ''}`;
+    ? m('cancelledText', { title, id: window.id, who: cancelled.by })
+    : m('planText', {
+        title,
+        summary,
+        until: at(until, zone, referenceDay),
+        id: window.id,
+        dry: window.dryRun ? ' [dry-run]' : '',
+      });
   return { text, blocks, windowId: window.id, ...(cancelled ? { replaceOriginal: true } : {}) };
 }
 
 /** The `list` answer: active and upcoming windows with their ids. */
-export function listReply(windows: CapacityWindow[], config: Config): Reply {
+export function listReply(windows: CapacityWindow[], config: Config, locale: Locale = config.locale): Reply {
+  const m = msgs(locale);
   if (windows.length === 0) {
-    return { text: 'No active or upcoming windows.' };
+    return { text: m('noWindows') };
   }
   const zone = config.timezone;
   const today = formatLocal(new Date(), zone).slice(0, 10);
@@ -228,9 +394,9 @@ export function listReply(windows: CapacityWindow[], config: Config): Reply {
       .join(' · ');
     const origin = chatOriginOf(w);
     const by = origin ? mention(origin.platform, origin.user) : w.createdBy;
-    return `• \`${w.id}\` ${escapeMrkdwn(w.name)} — ${w.status}${w.dryRun ? ' (dry-run)' : ''} — ${what} — ${at(from, zone, today)} → ${at(until, zone, today)} — by ${by}`;
+    return `• \`${w.id}\` ${escapeMrkdwn(w.name)} — ${w.status}${w.dryRun ? ' (dry-run)' : ''} — ${what} — ${at(from, zone, today)} → ${at(until, zone, today)} — ${m('by', { who: by })}`;
   });
-  const text = `Active and upcoming windows (${windows.length}):\n${lines.join('\n')}`;
+  const text = `${m('windows', { n: windows.length })}\n${lines.join('\n')}`;
   return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } }] };
 }
 
@@ -238,14 +404,17 @@ export { escapeMrkdwn, textReply } from '../../chat/reply.ts';
 
 // ---- progress ----------------------------------------------------------------------------------------------------
 
-const TRANSITION_WORD = { start: 'scale-out', end: 'scale-in', reconcile: 'back to plan' } as const;
+const TRANSITION_WORD = { start: 'scaleOut', end: 'scaleIn', reconcile: 'reconcile' } as const;
 
 function dry(t: Transition): string {
   return t.dryRun ? ' [dry-run]' : '';
 }
 
 /** `min 2 max 10` → `min 12 max 12` as `min 2→12, max 10→12`; anything else as `from → to`. */
-export function describeChange(outcome: Pick<ConvergeOutcome, 'from' | 'to' | 'changed'>): string {
+export function describeChange(
+  outcome: Pick<ConvergeOutcome, 'from' | 'to' | 'changed'>,
+  locale: Locale = 'en',
+): string {
   const pairs = (s: string) => [...s.matchAll(/([a-z]+) (\d+)/g)].map((m) => [m[1]!, m[2]!] as const);
   const a = pairs(outcome.from);
   const b = pairs(outcome.to);
@@ -254,7 +423,7 @@ export function describeChange(outcome: Pick<ConvergeOutcome, 'from' | 'to' | 'c
     a.length === b.length &&
     a.every(([k], i) => b[i]![0] === k) &&
     outcome.from.replace(/\d+/g, '#') === outcome.to.replace(/\d+/g, '#');
-  if (!outcome.changed) return `already ${outcome.to}`;
+  if (!outcome.changed) return msgs(locale)('already', { to: outcome.to });
   if (!sameShape) return `${outcome.from} → ${outcome.to}`;
   return a
     .map(([k, v], i) => [k, v, b[i]![1]] as const)
@@ -263,18 +432,33 @@ export function describeChange(outcome: Pick<ConvergeOutcome, 'from' | 'to' | 'c
     .join(', ');
 }
 
-function targetText(resource: Resource | undefined, target: Target | null): string {
-  if (target === null) return 'back to baseline';
-  return resource?.kind === 'aurora' ? `to +${target.amount} readers` : `to ${target.amount} tasks`;
+function targetText(resource: Resource | undefined, target: Target | null, locale: Locale): string {
+  const m = msgs(locale);
+  if (target === null) return m('baseline');
+  return m(resource?.kind === 'aurora' ? 'toReadersTarget' : 'toTasksTarget', { n: target.amount });
 }
 
-export function startedText(t: Transition, resource: Resource | undefined, target: Target | null): string {
-  return `:hourglass_flowing_sand: ${resourceLabel(resource, t.resource)} ${TRANSITION_WORD[t.kind]}: scaling ${targetText(resource, target)}…${dry(t)}`;
+export function startedText(
+  t: Transition,
+  resource: Resource | undefined,
+  target: Target | null,
+  locale: Locale = 'en',
+): string {
+  const m = msgs(locale);
+  return `:hourglass_flowing_sand: ${resourceLabel(resource, t.resource)} ${m(TRANSITION_WORD[t.kind])}: ${m('scaling', { target: targetText(resource, target, locale) })}${dry(t)}`;
 }
 
-export function doneText(t: Transition, resource: Resource | undefined, outcome: ConvergeOutcome): string {
-  const readers = outcome.createdReaders?.length ? `; new readers: ${outcome.createdReaders.join(', ')}` : '';
-  return `:white_check_mark: ${resourceLabel(resource, t.resource)} ${describeChange(outcome)} done${readers}${dry(t)}`;
+export function doneText(
+  t: Transition,
+  resource: Resource | undefined,
+  outcome: ConvergeOutcome,
+  locale: Locale = 'en',
+): string {
+  const m = msgs(locale);
+  const readers = outcome.createdReaders?.length
+    ? `; ${m('newReaders')}: ${outcome.createdReaders.join(', ')}`
+    : '';
+  return `:white_check_mark: ${resourceLabel(resource, t.resource)} ${describeChange(outcome, locale)} ${m('done')}${readers}${dry(t)}`;
 }
 
 export function failedText(
@@ -282,16 +466,23 @@ export function failedText(
   resource: Resource | undefined,
   error: string,
   willRetry: boolean,
+  locale: Locale = 'en',
 ): string {
-  return `:x: ${resourceLabel(resource, t.resource)} ${TRANSITION_WORD[t.kind]} failed: ${truncate(error, 500)}${willRetry ? ' (chronops will retry)' : ''}${dry(t)}`;
+  const m = msgs(locale);
+  return `:x: ${resourceLabel(resource, t.resource)} ${m(TRANSITION_WORD[t.kind])} ${m('failed')}: ${truncate(error, 500)}${willRetry ? m('willRetry') : ''}${dry(t)}`;
 }
 
-export function missedText(t: Transition, resource: Resource | undefined): string {
-  return `:warning: ${resourceLabel(resource, t.resource)} ${TRANSITION_WORD[t.kind]} was missed (due ${t.dueAt.toISOString()}; chronops was not running within the grace period), so this window does not count for it`;
+export function missedText(t: Transition, resource: Resource | undefined, locale: Locale = 'en'): string {
+  const m = msgs(locale);
+  return `:warning: ${resourceLabel(resource, t.resource)} ${m(TRANSITION_WORD[t.kind])} ${m('missed', { due: t.dueAt.toISOString() })}`;
 }
 
-export function readerAvailableText(reader: ReaderRecord, timeToReadyMs: number): string {
-  return `:large_green_circle: replica ${reader.instanceId} available after ${formatDuration(timeToReadyMs)}`;
+export function readerAvailableText(
+  reader: ReaderRecord,
+  timeToReadyMs: number,
+  locale: Locale = 'en',
+): string {
+  return `:large_green_circle: ${msgs(locale)('readerAvailable', { id: reader.instanceId, after: formatDuration(timeToReadyMs) })}`;
 }
 
 export function readerFailedText(reader: ReaderRecord, reason: string): string {

@@ -419,6 +419,13 @@ describe('capacity commands in Korean (config locale: ko)', () => {
       assert.match(bad!.text, /사용법: create &lt;product#&gt;/);
       assert.match(outside!.text, /create --auto 는 상품 알림 메시지의 스레드에서만 쓸 수 있습니다/);
       assert.match(none!.text, /`zzzzzzzz` 윈도우가 없습니다/);
+      const [empty] = await run.chat.handler.handle(event('list'));
+      const [plan] = await run.chat.handler.handle(inThread('create 2 --ecs 12 --auto'));
+      assert.equal(empty!.text, '진행 중이거나 예정된 윈도우가 없습니다.');
+      assert.match(blocksText(plan!), /"text":"계획 · 12377 아이폰 18 Pro 사전예약"/);
+      assert.match(blocksText(plan!), /\*상품\*\\n#2/);
+      assert.match(blocksText(plan!), /ECS web \(shop\/web\): 기본값 → 12 태스크/);
+      assert.match(plan!.text, /^12377 아이폰 18 Pro 사전예약 계획: ECS web → 태스크 12개 \(17:50 부터\)/);
     } finally {
       await run.stopAll();
     }
