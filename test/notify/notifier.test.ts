@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../../src/kernel/config.ts';
 import { ConfigError } from '../../src/kernel/errors.ts';
+import { FakeSlack } from '../support/fake-slack.ts';
 import { FakeWebhook } from '../support/fake-webhooks.ts';
 import { backends, eventually, type Running, runChronops } from '../support/harness.ts';
+import { slackConfigObject, slackEnv } from '../support/slack.ts';
 import { openSse } from '../support/sse.ts';
 
 /** `${NAME}`: how the config file refers to an environment variable. */
@@ -186,5 +188,49 @@ describe('notify config', () => {
     assert.match(m('notify.destinations.c.url'), /http:\/\/ or https:\/\//);
     assert.match(m('notify.destinations.d'), /turn Slack on/);
     assert.match(m('notify.destinations.f.url'), /a console destination has no url/);
+  });
+});
+
+describe('a Slack channel as a notify destination (the bot token)', () => {
+  it('posts the notification as Block Kit in the channel, and an answer in a Slack thread', async () => {
+    // Prepare
+    const fake = await new FakeSlack().start();
+    const run = await runChronops(backends[0]!, {
+      config: parseConfig(
+        {
+          ...slackConfigObject(),
+          notify: { destinations: { alerts: { kind: 'slack', channel: 'C0ALERTS' } } },
+        },
+        slackEnv(fake),
+      ),
+    });
+    try {
+      const parent = fake.seed('C0OPS', 'rules run price-list');
+      // Act
+      await run.notifier.send(
+        'alerts',
+        { title: 'task stopped', severity: 'error', fields: [{ title: 'Exit code', value: '1' }] },
+        { key: 'slack:n:1' },
+      );
+      await run.notifier.reply(
+        { platform: 'slack', channel: 'C0OPS', threadTs: parent },
+        { reply: { text: 'rules run price-list: done' } },
+        { key: 'slack:n:2' },
+      );
+      // Assess
+      await eventually(
+        async () => fake.posted('C0ALERTS').length === 1 && fake.posted('C0OPS', parent).length === 1,
+      );
+      const [alert] = fake.posted('C0ALERTS');
+      assert.match(alert!.text, /^:rotating_light: task stopped/);
+      assert.match(JSON.stringify(alert!.blocks), /\*Exit code\*\\n1/);
+      assert.equal(alert!.metadata?.event_payload.key, 'slack:n:1');
+      const [answer] = fake.posted('C0OPS', parent);
+      assert.equal(answer!.thread_ts, parent);
+      assert.equal(answer!.text, 'rules run price-list: done');
+    } finally {
+      await run.stopAll();
+      await fake.stop();
+    }
   });
 });
