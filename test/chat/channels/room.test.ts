@@ -36,11 +36,12 @@ function heldRequest(late = false) {
   return { held, answers };
 }
 
+/** A JANDI message as the gateway stores it: the token left out, the configured room it matched added. */
 function jandiBody(text: string, room = 'ops') {
   return JSON.stringify({
-    token: 'not-checked-here',
+    room,
     teamName: 'Toss Lab, Inc.',
-    roomName: room,
+    roomName: '운영팀',
     writerName: '김개발',
     writerEmail: 'kim@example.com',
     text,
@@ -94,7 +95,7 @@ describe('chat channels that answer in the HTTP response (JANDI, Teams)', () => 
       router,
       store,
       destinations,
-      decode: (key, body) => jandiEvent(key, body, { locale: 'en', ...room }),
+      decode: (key, body) => jandiEvent(key, body, () => ({ locale: 'en', ...room })),
       render: jandiAnswer,
       quickMs: 150,
       onQueued: () => sender.notify(),

@@ -6,7 +6,8 @@
 //     "createdAt": "2017-07-19T14:49:11.266Z" }
 //
 // and shows the JSON of the response in the room: `{ body, connectColor, connectInfo: [{ title, description }] }`.
-// The token is the gateway's to check (src/gateway); this only reads a stored delivery.
+// The token is the gateway's to check (src/gateway): it stores the message without the token, with `room`, the
+// configured room whose token matched — the name permissions and replies use.
 
 import { z } from 'zod';
 import { fitToSize, replyToNotification, toJandi } from '../../../notify/render.ts';
@@ -14,10 +15,11 @@ import type { Locale } from '../../messages.ts';
 import type { ChatEvent, Reply } from '../../port.ts';
 
 export const JandiOutgoing = z.object({
-  token: z.string().optional(),
+  /** The configured room (the gateway sets it); JANDI's own `roomName` is kept beside it. */
+  room: z.string().min(1).optional(),
   teamName: z.string().optional(),
-  roomName: z.string().min(1),
-  writerName: z.string().min(1),
+  roomName: z.string().min(1).optional(),
+  writerName: z.string().min(1).optional(),
   writerEmail: z.string().optional(),
   text: z.string(),
   keyword: z.string().optional(),
@@ -46,20 +48,24 @@ export interface JandiRoom {
 }
 
 /** A stored JANDI delivery → the ChatEvent for the router (the user is the writer's e-mail, else name). */
-export function jandiEvent(key: string, body: string, room: JandiRoom & { locale: Locale }): ChatEvent {
+export function jandiEvent(
+  key: string,
+  body: string,
+  roomOf: (name: string) => JandiRoom & { locale: Locale },
+): ChatEvent {
   const p = JandiOutgoing.parse(JSON.parse(body));
+  const name = p.room ?? p.roomName;
+  if (!name) throw new Error('a JANDI message without a room');
+  const room = roomOf(name);
+  const writer = p.writerEmail?.trim() || p.writerName || 'unknown';
   return {
     platform: 'jandi',
     eventId: key,
-    user: { id: p.writerEmail?.trim() || p.writerName, name: p.writerName },
-    channel: p.roomName,
+    user: { id: writer, ...(p.writerName ? { name: p.writerName } : {}) },
+    channel: name,
     text: withoutKeyword(p.text, p.keyword),
     locale: room.locale,
-    replyTo: {
-      platform: 'jandi',
-      channel: p.roomName,
-      ...(room.replyTo ? { destination: room.replyTo } : {}),
-    },
+    replyTo: { platform: 'jandi', channel: name, ...(room.replyTo ? { destination: room.replyTo } : {}) },
   };
 }
 
