@@ -74,7 +74,7 @@ export function createChat(deps: ChatDeps): Chat {
     locale: config.locale,
     audit: (entry) => deps.store.audit(entry),
     permissions: new ConfigPermissions({
-      rules: { slack: slack.permissions },
+      rules: { slack: slack.permissions, jandi: config.jandi.permissions, teams: config.teams.permissions },
       ...(groups ? { groups } : {}),
     }),
   });

@@ -14,6 +14,7 @@ import {
   powerEntrySchemas,
   schedulesSchema,
 } from '../capabilities/power/config.ts';
+import { PERMISSION_KEY, type RoomChatConfig, roomChatSchema } from '../chat/config.ts';
 import { isLocale, LOCALES, type Locale } from '../chat/messages.ts';
 import type { ChatRule } from '../chat/permissions.ts';
 import {
@@ -60,6 +61,9 @@ export interface Config {
   kafka?: KafkaConfig;
   /** Named destinations of the outbox (Teams, Slack and JANDI webhooks, Slack channels, the console). */
   notify: NotifyConfig;
+  /** Chat from JANDI rooms and Teams channels: who may run which command (src/chat/config.ts). */
+  jandi: RoomChatConfig;
+  teams: RoomChatConfig;
   /** Values that must never be logged (e.g. the password in DATABASE_URL, the Slack secrets). */
   secrets: string[];
 }
@@ -99,8 +103,6 @@ export const DEFAULT_CONFIG = {
   slack: { estimatedCost: true, postIntervalMs: 1000, maxBodyBytes: 128 * 1024 },
 } as const;
 
-/** A command's permission key: `create`, `jobs.run`, `power.force`. */
-export const PERMISSION_KEY = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$/;
 const SLACK_CHANNEL = /^[CGD][A-Z0-9]{2,}$/;
 const SLACK_USER = /^[UW][A-Z0-9]{2,}$/;
 const SLACK_GROUP = /^S[A-Z0-9]{2,}$/;
@@ -238,6 +240,8 @@ function configFileSchema(envRegion: string | undefined) {
     sources: sourcesSchema,
     kafka: kafkaSchema,
     notify: notifySchema(),
+    jandi: roomChatSchema(),
+    teams: roomChatSchema(),
   });
 }
 
@@ -386,6 +390,8 @@ export function parseConfig(
     sources,
     ...(kafka.kafka ? { kafka: kafka.kafka } : {}),
     notify: notify.notify,
+    jandi: { permissions: { ...file.jandi.permissions } },
+    teams: { permissions: { ...file.teams.permissions } },
     secrets: [
       ...(url === undefined ? [] : secretsOfUrl(url)),
       ...[slack.signingSecret, slack.botToken, slack.apiUrl].filter((v): v is string => v !== undefined),

@@ -420,6 +420,30 @@ describe('parseConfig: chat', () => {
     assert.equal(parseConfig(minimal(), NO_ENV).locale, 'en');
   });
 
+  it('reads JANDI and Teams permissions by room name, e-mail and id', () => {
+    const config = parseConfig(
+      {
+        ...minimal(),
+        jandi: { permissions: { 'power.force': { channels: ['ops'], users: ['kim@example.com'] } } },
+        teams: { permissions: { 'jobs.run': { users: ['0f1a-aad'] } } },
+      },
+      NO_ENV,
+    );
+    assert.deepEqual(config.jandi.permissions, {
+      'power.force': { channels: ['ops'], users: ['kim@example.com'] },
+    });
+    assert.deepEqual(config.teams.permissions, { 'jobs.run': { users: ['0f1a-aad'] } });
+    assert.match(
+      messageFor(
+        issuesOf(() =>
+          parseConfig({ ...minimal(), jandi: { permissions: { x: { userGroups: ['S1'] } } } }, NO_ENV),
+        ),
+        'jandi.permissions.x.userGroups',
+      ),
+      /unknown key/,
+    );
+  });
+
   it('names a locale it does not speak and a malformed permission key', () => {
     const issues = issuesOf(() =>
       parseConfig({ ...minimal(), locale: 'fr', slack: { permissions: { 'Jobs Run': {} } } }, NO_ENV),
