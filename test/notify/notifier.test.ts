@@ -57,10 +57,11 @@ describe('notify destinations in a running chronops', () => {
     assert.equal(row.platform, 'teams');
     assert.doesNotMatch(JSON.stringify(rows), /127\.0\.0\.1/);
     assert.match(JSON.stringify(jandi.delivered('ops-room')[0]!.body), /작업 완료/);
-    const metrics = await (await run.app.request('/metrics')).text();
-    assert.match(
-      metrics,
-      /chronops_outbox_sends_total\{kind="teams",destination="ops-teams",outcome="sent"\} 1/,
+    // Counted once recorded as sent (just after the receiver has it).
+    await eventually(async () =>
+      /chronops_outbox_sends_total\{kind="teams",destination="ops-teams",outcome="sent"\} 1/.test(
+        await (await run.app.request('/metrics')).text(),
+      ),
     );
   });
 
