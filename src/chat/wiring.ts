@@ -14,9 +14,13 @@ import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import { type ConsoleMessage, OutboxSender } from '../notify/outbox.ts';
 import type { Db } from '../store/db.ts';
+import { jandiAnswer, jandiEvent } from './channels/jandi/events.ts';
+import { RoomChannel } from './channels/room.ts';
 import { SlackDeliveryHandler } from './channels/slack/handler.ts';
 import { SlackTransport } from './channels/slack/transport.ts';
+import { teamsAnswer, teamsEvent } from './channels/teams/events.ts';
 import { ChatStore } from './chat-store.ts';
+import type { Locale } from './messages.ts';
 import { ConfigPermissions, type UserGroups } from './permissions.ts';
 import type { ChatTransport } from './port.ts';
 import { CommandRouter } from './router.ts';
@@ -119,6 +123,7 @@ export function createChat(deps: ChatDeps): Chat {
       }),
     );
   }
+  registerRoomChannels(deps, handler, chatStore, () => outbox.notify());
   let pruning: NodeJS.Timeout | undefined;
   const prune = async () => {
     try {
@@ -163,4 +168,78 @@ export function createChat(deps: ChatDeps): Chat {
       await outbox.stop();
     },
   };
+}
+
+/**
+ * JANDI and Teams: their stored deliveries go through a RoomChannel to the router; the answer goes in the held
+ * HTTP response when ready a second before the source's hold ends (`replyWithinMs`), else later through the room's
+ * notify destination (`replyTo` of the JANDI room or of the Teams source).
+ */
+function registerRoomChannels(
+  deps: ChatDeps,
+  router: CommandRouter,
+  store: ChatStore,
+  onQueued: () => void,
+): void {
+  const { config } = deps;
+  const jandi = new Map<
+    string,
+    { replyWithinMs: number; rooms: Map<string, { replyTo?: string; locale?: Locale }> }
+  >();
+  const teams = new Map<string, { replyWithinMs: number; replyTo?: string; locale?: Locale }>();
+  for (const source of config.sources.on) {
+    if (source.kind === 'jandi') {
+      jandi.set(source.name, {
+        replyWithinMs: source.replyWithinMs,
+        rooms: new Map(source.rooms.map((r) => [r.name, r])),
+      });
+    } else if (source.kind === 'teams') teams.set(source.name, source);
+  }
+  // Answer a second before the gateway stops holding the request (at least half of its hold).
+  const quick = (holdMs: number | undefined) =>
+    holdMs === undefined ? 0 : Math.max(holdMs - 1000, Math.floor(holdMs / 2));
+  const common = { router, store, destinations: config.notify.destinations, onQueued };
+  if (jandi.size > 0) {
+    const channel = new RoomChannel({
+      ...common,
+      platform: 'jandi',
+      decode: (d) =>
+        jandiEvent(d.key, d.body, (room) => {
+          const r = jandi.get(d.source ?? '')?.rooms.get(room);
+          return {
+            locale: r?.locale ?? config.locale,
+            ...(r?.replyTo ? { replyTo: r.replyTo } : {}),
+          };
+        }),
+      render: jandiAnswer,
+      quickMs: (source) => quick(jandi.get(source ?? '')?.replyWithinMs),
+    });
+    deps.gateway.register('jandi', {
+      handle: async (d, ctx) => {
+        await channel.handle({ key: d.key, body: d.body, source: d.source }, ctx);
+        return undefined;
+      },
+    });
+  }
+  if (teams.size > 0) {
+    const channel = new RoomChannel({
+      ...common,
+      platform: 'teams',
+      decode: (d) => {
+        const t = teams.get(d.source ?? '');
+        return teamsEvent(d.key, d.body, {
+          locale: t?.locale ?? config.locale,
+          ...(t?.replyTo ? { replyTo: t.replyTo } : {}),
+        });
+      },
+      render: teamsAnswer,
+      quickMs: (source) => quick(teams.get(source ?? '')?.replyWithinMs),
+    });
+    deps.gateway.register('teams', {
+      handle: async (d, ctx) => {
+        await channel.handle({ key: d.key, body: d.body, source: d.source }, ctx);
+        return undefined;
+      },
+    });
+  }
 }

@@ -9,17 +9,25 @@ import type { ChatEvent, ChatPlatform, Reply } from '../port.ts';
 import type { CommandRouter } from '../router.ts';
 import { type HeldRequest, respond } from './respond.ts';
 
+/** What the channel reads of a stored delivery. */
+export interface RoomDelivery {
+  key: string;
+  body: string;
+  /** The configured source it came through (its rooms, its reply destination). */
+  source?: string;
+}
+
 export interface RoomChannelOptions {
   platform: ChatPlatform;
   router: Pick<CommandRouter, 'handle'>;
   store: Pick<ChatStore, 'enqueue' | 'recordAnswered' | 'sendAnsweredLater'>;
   destinations: Record<string, Destination>;
-  /** A stored delivery's body → the event (throws on a body that cannot be read). */
-  decode(key: string, body: string): ChatEvent;
+  /** A stored delivery → the event (throws on a body that cannot be read). */
+  decode(delivery: RoomDelivery): ChatEvent;
   /** Replies → the HTTP answer in the platform's format. */
   render(replies: Reply[]): { status: number; json?: unknown; headers?: Record<string, string> };
-  /** How long replies may take to go in the response (shorter than the gateway's hold). */
-  quickMs: number;
+  /** How long replies may take to go in the response (shorter than the gateway's hold), per source. */
+  quickMs: number | ((source: string | undefined) => number);
   onQueued?: () => void;
 }
 
@@ -52,11 +60,8 @@ export class RoomChannel {
   }
 
   /** Handles one stored delivery; `held` is its HTTP request when the gateway still holds it. */
-  async handle(
-    delivery: { key: string; body: string },
-    held?: HeldRequest,
-  ): Promise<'answered' | 'later' | 'lost'> {
-    const event = this.o.decode(delivery.key, delivery.body);
+  async handle(delivery: RoomDelivery, held?: HeldRequest): Promise<'answered' | 'later' | 'lost'> {
+    const event = this.o.decode(delivery);
     const destination = event.replyTo?.destination;
     const canLater = destination !== undefined && destination in this.o.destinations;
     return respond({
@@ -65,7 +70,7 @@ export class RoomChannel {
       key: delivery.key,
       event,
       held,
-      quickMs: this.o.quickMs,
+      quickMs: typeof this.o.quickMs === 'number' ? this.o.quickMs : this.o.quickMs(delivery.source),
       render: this.o.render,
       later: (replies, keyOf) => (canLater ? this.rows(event, delivery.key, replies, keyOf) : undefined),
       answered: (replies, keyOf) => this.rows(event, delivery.key, replies, keyOf),
