@@ -11,6 +11,7 @@
 //       page: { kind: console }                                           # the page's chat console
 
 import { z } from 'zod';
+import { resolveEnvRefs } from '../kernel/env-refs.ts';
 import type { FieldIssue } from '../kernel/errors.ts';
 
 export const DESTINATION_KINDS = ['slack', 'slack-webhook', 'teams', 'jandi', 'console'] as const;
@@ -101,26 +102,6 @@ export function notifySchema() {
 }
 
 type NotifyFile = z.infer<ReturnType<typeof notifySchema>>;
-
-/** `${NAME}` references → the environment's values; a missing one is an issue naming the field and the variable. */
-export function resolveEnvRefs(
-  value: string,
-  env: NodeJS.ProcessEnv,
-  field: string,
-  issues: FieldIssue[],
-): string | undefined {
-  let ok = true;
-  const out = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
-    const v = env[name]?.trim();
-    if (!v) {
-      ok = false;
-      issues.push({ field, message: `the environment variable ${name} is not set` });
-      return '';
-    }
-    return v;
-  });
-  return ok ? out : undefined;
-}
 
 function isHttpUrl(value: string): boolean {
   try {
