@@ -283,6 +283,22 @@ export class ChatStore {
     );
   }
 
+  /**
+   * A person decided to send again a notification that failed or whose outcome is unknown (they checked the room):
+   * back in its lane's queue, attempts from zero. Returns false when there is no such message in those states.
+   */
+  async resendNotification(key: string): Promise<boolean> {
+    const rows = await this.db.query<{ id: number }>(
+      `UPDATE ${this.s}.chat_outbox
+       SET status = 'pending', attempts = 0, uncertain = false, error = NULL, done_at = NULL, next_at = now(),
+           seq = nextval(pg_get_serial_sequence('${this.s}.chat_outbox', 'seq')), locked_by = NULL, locked_until = NULL
+       WHERE key = $1 AND destination IS NOT NULL AND status IN ('failed', 'unknown')
+       RETURNING id`,
+      [key],
+    );
+    return rows.length > 0;
+  }
+
   /** Puts a message at the back of its channel's queue (it must wait for one queued after it). */
   async requeue(id: number): Promise<void> {
     await this.db.query(

@@ -246,6 +246,8 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
         notifier,
         store: chat.store,
         destinations: config.notify.destinations,
+        onQueued: () => chat.outbox.notify(),
+        logger,
         ...(token ? { token } : {}),
       }),
     );

@@ -4,6 +4,7 @@
 //   GET  /api/notify/destinations
 //   POST /api/notify/destinations/:name/test   { "text"?: "…" }  → 202 { key }
 //   GET  /api/notify/messages?destination=&status=&limit=
+//   POST /api/notify/messages/:key/resend      a failed or `unknown` message, sent again on a person's word
 
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
@@ -29,7 +30,10 @@ const STATUSES = ['held', 'pending', 'posted', 'failed', 'unknown'] as const;
 
 export interface NotifyApiDeps {
   notifier: Notifier;
-  store: Pick<ChatStore, 'listNotifications'>;
+  store: Pick<ChatStore, 'listNotifications' | 'resendNotification'>;
+  /** Told when a message was put back in the queue. */
+  onQueued?: () => void;
+  logger?: { info(obj: object, msg: string): void };
   destinations: Record<string, Destination>;
   token?: string;
   now?: () => Date;
@@ -133,6 +137,21 @@ export function notifyApi(deps: NotifyApiDeps): Hono {
       createdAt: r.createdAt,
     }));
     return c.json({ messages });
+  });
+
+  app.post('/messages/:key/resend', async (c) => {
+    const key = c.req.param('key');
+    if (!(await deps.store.resendNotification(key))) {
+      throw new ApiRefusal(
+        409,
+        'conflict',
+        `no failed or unknown notification with key ${key} (only those can be sent again)`,
+      );
+    }
+    const by = (c.req.header('x-chronops-actor') ?? '').trim().slice(0, 64) || 'api';
+    deps.logger?.info({ key, by }, 'notify: a message is sent again on request');
+    deps.onQueued?.();
+    return c.json({ key, status: 'pending' }, 202);
   });
 
   return app;

@@ -106,5 +106,21 @@ export function notifyCommand(): Command {
         }
       }),
     );
+  notify
+    .command('resend')
+    .description('send again a failed message, or one whose outcome is unknown (check the room first)')
+    .argument('<key>', 'the message key (see `chronops notify messages --json`)')
+    .action(
+      cliAction(async (client, options, args) => {
+        const key = args[0] as string;
+        const r = await client.call<{ status: string }>(
+          'POST',
+          `/api/notify/messages/${encodeURIComponent(key)}/resend`,
+          {},
+        );
+        if (options.json) return void console.log(JSON.stringify(r, null, 2));
+        console.log(`${key}: ${r.status}`);
+      }),
+    );
   return notify;
 }

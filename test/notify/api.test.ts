@@ -72,6 +72,29 @@ describe('/api/notify', () => {
     assert.equal(listed.status, 'posted');
   });
 
+  it('sends again, on request, a message that failed; refuses one that was sent', async () => {
+    // Prepare: the room's webhook was removed, then put back
+    jandi.fail({ status: 404, body: 'webhook not found' });
+    const sent = await call('POST', '/api/notify/destinations/room/test', { text: 'retry me' });
+    const { key } = (await sent.json()) as { key: string };
+    const status = async () => {
+      const r = (await (await call('GET', '/api/notify/messages?destination=room')).json()) as {
+        messages: Array<{ key: string; status: string }>;
+      };
+      return r.messages.find((m) => m.key === key)?.status;
+    };
+    await eventually(async () => (await status()) === 'failed');
+    const before = jandi.delivered('room').length;
+    // Act
+    const resend = await call('POST', `/api/notify/messages/${encodeURIComponent(key)}/resend`, {});
+    // Assess
+    assert.equal(resend.status, 202);
+    await eventually(async () => (await status()) === 'posted');
+    assert.equal(jandi.delivered('room').length, before + 1);
+    const again = await call('POST', `/api/notify/messages/${encodeURIComponent(key)}/resend`, {});
+    assert.equal(again.status, 409);
+  });
+
   it('answers a bad request precisely', async () => {
     const unknown = await call('POST', '/api/notify/destinations/nowhere/test', {});
     const badBody = await call('POST', '/api/notify/destinations/room/test', { text: 5 });
