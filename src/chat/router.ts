@@ -17,7 +17,7 @@
 import { asFlag, isChatter, nearest, words as wordsOf } from './grammar.ts';
 import { type Locale, type Localized, ROUTER_MESSAGES, type Translate, translator } from './messages.ts';
 import type { PermissionPolicy } from './permissions.ts';
-import type { ChatEvent, Reply } from './port.ts';
+import { type ChatEvent, type Reply, type ReplyAddress, replyAddressOf } from './port.ts';
 import { escapeMrkdwn, textReply } from './reply.ts';
 
 /** An option: `--dry-run` (a switch) or `--ecs 12` / `--ecs=12` (a value). */
@@ -46,6 +46,8 @@ export interface CommandContext extends ParseContext {
   event: ChatEvent;
   /** This command's usage, in the event's language (for an answer that should show it). */
   usage: string;
+  /** Where answers that come later go (`notifier.reply(ctx.replyTo, …)`): the thread, room or channel. */
+  replyTo: ReplyAddress;
 }
 
 /** Thrown by `parse`: the input is wrong. The person gets the message and the usage of this command. */
@@ -532,7 +534,7 @@ export class CommandRouter {
       permission = action.permission;
       typed = action.permission ?? action.name ?? event.action.id;
       const value = event.action.value;
-      run = () => action.run(value, { event, locale });
+      run = () => action.run(value, { event, locale, replyTo: replyAddressOf(event) });
     } else {
       const parsed = this.parse(event.text, locale);
       if (!parsed.ok) {
@@ -548,7 +550,13 @@ export class CommandRouter {
       name = r.name;
       permission = r.spec.permission;
       typed = parsed.typed;
-      const ctx: CommandContext = { event, locale, words: parsed.words, usage: this.usageOf(r, locale) };
+      const ctx: CommandContext = {
+        event,
+        locale,
+        words: parsed.words,
+        usage: this.usageOf(r, locale),
+        replyTo: replyAddressOf(event),
+      };
       run = () => r.spec.run(parsed.input, ctx);
     }
 

@@ -102,6 +102,31 @@ describe('CommandRouter: finding the command', () => {
     assert.deepEqual(runs[2]!.words, { schedule: 'office-hours' });
   });
 
+  it('tells the run where answers that come later go: the thread, or the room the door named', async () => {
+    const seen: unknown[] = [];
+    const router = new CommandRouter().command('go', {
+      run: async (_input, ctx) => {
+        seen.push(ctx.replyTo);
+        return [];
+      },
+      usage: { syntax: 'go', about: { en: 'go', ko: 'go' }, example: 'go' },
+    });
+    await router.handle(event('go', { threadTs: '1.1', messageTs: '1.2' }));
+    await router.handle(event('go', { messageTs: '2.1' }));
+    await router.handle(
+      event('go', {
+        platform: 'jandi',
+        channel: 'ops',
+        replyTo: { platform: 'jandi', channel: 'ops', destination: 'ops-room' },
+      }),
+    );
+    assert.deepEqual(seen, [
+      { platform: 'slack', channel: 'C0OPS', threadTs: '1.1' },
+      { platform: 'slack', channel: 'C0OPS', threadTs: '2.1' },
+      { platform: 'jandi', channel: 'ops', destination: 'ops-room' },
+    ]);
+  });
+
   it('the longest registration wins: `<schedule> exception set` with three positionals', () => {
     const { router } = makeRouter();
     const parsed = router.parse('night-batch exception set 2026-12-24 stop 15:00');
