@@ -25,7 +25,7 @@ import {
   resolveSources,
   sourcesSchema,
 } from '../gateway/config.ts';
-import { type NotifyConfig, notifySchema, resolveNotify } from '../notify/config.ts';
+import { checkReplyTo, type NotifyConfig, notifySchema, resolveNotify } from '../notify/config.ts';
 import { ConfigError, type FieldIssue } from './errors.ts';
 import { isValidZone } from './time.ts';
 
@@ -369,6 +369,7 @@ export function parseConfig(
   const sources = resolveSources(file.sources, env, issues);
   const kafka = resolveKafka(file.kafka, ['slack', ...file.sources.map((s) => s.name)], env, issues);
   const notify = resolveNotify(file.notify, env, issues, { slackEnabled: slack.enabled });
+  checkReplyTo(file.sources, notify.notify.destinations, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     timezone: file.timezone,

@@ -170,3 +170,30 @@ export function resolveNotify(
   }
   return { notify: { destinations }, secrets };
 }
+
+/**
+ * The `replyTo` of JANDI rooms and Teams sources (where answers that come later go) must name a destination: a
+ * typo would otherwise show only when a long command finishes and its answer has nowhere to go.
+ */
+export function checkReplyTo(
+  sources: ReadonlyArray<{ kind: string; replyTo?: string; rooms?: ReadonlyArray<{ replyTo?: string }> }>,
+  destinations: Record<string, Destination>,
+  issues: FieldIssue[],
+): void {
+  const known = Object.keys(destinations);
+  const check = (name: string | undefined, field: string) => {
+    if (name === undefined || name in destinations) return;
+    issues.push({
+      field,
+      message: `no notify destination "${name}" (notify.destinations: ${known.join(', ') || 'none'})`,
+    });
+  };
+  sources.forEach((source, i) => {
+    if (source.kind === 'teams') check(source.replyTo, `sources[${i}].replyTo`);
+    if (source.kind === 'jandi') {
+      source.rooms?.forEach((room, j) => {
+        check(room.replyTo, `sources[${i}].rooms[${j}].replyTo`);
+      });
+    }
+  });
+}

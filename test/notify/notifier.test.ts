@@ -99,6 +99,43 @@ describe('notify destinations in a running chronops', () => {
 describe('notify config', () => {
   const base = { resources: {}, database: { dataDir: '/x' } };
 
+  it("names a JANDI room's or a Teams source's replyTo that is no destination", () => {
+    let issues: { field: string; message: string }[] = [];
+    try {
+      parseConfig(
+        {
+          ...base,
+          sources: [
+            {
+              kind: 'jandi',
+              name: 'jandi',
+              rooms: [{ name: 'ops', token: envRef('T'), replyTo: 'ops-rom' }],
+            },
+            { kind: 'teams', name: 'teams', secret: envRef('S'), replyTo: 'ops-teams' },
+          ],
+          notify: {
+            destinations: {
+              'ops-room': { kind: 'jandi', url: 'https://wh.jandi.com/connect-api/webhook/1/x' },
+            },
+          },
+        },
+        { T: 'jandi-token-0123456789', S: Buffer.from('secret').toString('base64') },
+      );
+    } catch (error) {
+      issues = (error as ConfigError).issues;
+    }
+    assert.deepEqual(issues, [
+      {
+        field: 'sources[0].rooms[0].replyTo',
+        message: 'no notify destination "ops-rom" (notify.destinations: ops-room)',
+      },
+      {
+        field: 'sources[1].replyTo',
+        message: 'no notify destination "ops-teams" (notify.destinations: ops-room)',
+      },
+    ]);
+  });
+
   it('resolves environment references, applies the defaults of each kind and keeps the URLs as secrets', () => {
     const config = parseConfig(
       {
