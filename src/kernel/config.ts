@@ -14,6 +14,8 @@ import {
   powerEntrySchemas,
   schedulesSchema,
 } from '../capabilities/power/config.ts';
+import { collectRules, rulesSchemas } from '../capabilities/rules/config.ts';
+import type { RulesConfig } from '../capabilities/rules/model.ts';
 import { PERMISSION_KEY, type RoomChatConfig, roomChatSchema } from '../chat/config.ts';
 import { isLocale, LOCALES, type Locale } from '../chat/messages.ts';
 import type { ChatRule } from '../chat/permissions.ts';
@@ -44,6 +46,8 @@ export interface Config {
   resources: Record<string, Resource>;
   /** Office-hours schedules and the resources they start and stop (the power allow-list). */
   power: PowerConfig;
+  /** Event rules and the allow-list of tasks they may run (`rules:`, `resources.tasks:`). */
+  rules: RulesConfig;
   /** The resource an ask without a name goes to, per kind. */
   defaults: { ecs?: string; aurora?: string };
   server: { host: string; port: number };
@@ -136,6 +140,7 @@ const postgresUrl = () =>
 function configFileSchema(envRegion: string | undefined) {
   const resourceRegion = () => (envRegion === undefined ? region() : region().default(envRegion));
   const power = powerEntrySchemas({ name, region: resourceRegion, price });
+  const rules = rulesSchemas({ name, region: resourceRegion });
   const EcsEntry = z.strictObject({
     name: name(),
     cluster: text(),
@@ -182,9 +187,11 @@ function configFileSchema(envRegion: string | undefined) {
         aurora: z.array(AuroraEntry, required('must be a list')).default([]),
         ec2: z.array(power.ec2, required('must be a list')).default([]),
         rds: z.array(power.rds, required('must be a list')).default([]),
+        tasks: z.array(rules.taskEntry, required('must be a list')).default([]),
       })
       .prefault({}),
     schedules: schedulesSchema(),
+    rules: z.array(rules.rule, required('must be a list')).default([]),
     defaults: z.strictObject({ ecs: name().optional(), aurora: name().optional() }).prefault({}),
     server: z
       .strictObject({
@@ -361,6 +368,16 @@ export function parseConfig(
     ...file.resources.aurora.map((e, i) => [e.name, `resources.aurora[${i}]`] as const),
   ]);
   const power = collectPower(file, file.timezone, taken, issues);
+  const rules = collectRules(
+    file.resources.tasks,
+    file.rules,
+    new Map([
+      ...taken,
+      ...file.resources.ec2.map((e, i) => [e.name, `resources.ec2[${i}]`] as const),
+      ...file.resources.rds.map((e, i) => [e.name, `resources.rds[${i}]`] as const),
+    ]),
+    issues,
+  );
   issues.push(...envIssues);
   if (issues.length > 0) throw new ConfigError(issues);
 
@@ -379,6 +396,7 @@ export function parseConfig(
     graceMinutes: file.graceMinutes,
     resources,
     power,
+    rules,
     defaults,
     server: { host: overrides.host ?? file.server.host, port: overrides.port ?? file.server.port },
     database: {
