@@ -82,6 +82,8 @@ const THROTTLING_CODES = new Set([
 ]);
 
 const SECRET_KEY = /password|secret|token|credential/i;
+/** Named like secrets, but an idempotency token or a page marker: the audit must show them as they were sent. */
+const NOT_SECRET = new Set(['clientToken', 'ClientToken', 'nextToken', 'NextToken']);
 
 export class AwsGateway {
   readonly dryRun: boolean;
@@ -239,7 +241,7 @@ export function redact(value: unknown): unknown {
   }
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    out[key] = SECRET_KEY.test(key) ? '[redacted]' : redact(v);
+    out[key] = SECRET_KEY.test(key) && !NOT_SECRET.has(key) ? '[redacted]' : redact(v);
   }
   return out;
 }

@@ -317,6 +317,19 @@ describe('AwsGateway', () => {
     });
   });
 
+  it('keeps idempotency tokens and page markers, which only look like secrets', () => {
+    assert.deepEqual(
+      redact({ clientToken: 'cr-1', ClientToken: 'c', nextToken: 'n', NextToken: 'N', SessionToken: 's' }),
+      {
+        clientToken: 'cr-1',
+        ClientToken: 'c',
+        nextToken: 'n',
+        NextToken: 'N',
+        SessionToken: '[redacted]',
+      },
+    );
+  });
+
   it('creates one client per class and region, with SDK retries off', async () => {
     // Prepare
     const { gateway } = setup();
