@@ -21,7 +21,7 @@ import {
   type RunTaskCommandInput,
   type Task,
 } from '@aws-sdk/client-ecs';
-import type { AwsGateway } from '../../../aws/gateway.ts';
+import type { AwsGateway, SendOptions } from '../../../aws/gateway.ts';
 import type { RunTaskSpec, TaskTarget } from '../model.ts';
 import { renderDeep } from '../template.ts';
 
@@ -213,7 +213,7 @@ export class RunTaskAction {
     ecs: ECSClient,
     target: TaskTarget,
     desiredStatus: 'RUNNING' | 'STOPPED',
-    opts: { mutating: false; dryRun: boolean; executionId: string },
+    opts: SendOptions,
   ): Promise<Task[]> {
     const tasks: Task[] = [];
     let nextToken: string | undefined;
