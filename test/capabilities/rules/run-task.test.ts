@@ -206,14 +206,12 @@ describe('RunTaskAction', () => {
   it('a family ECS does not know is a failed run, not a crash', async () => {
     // Prepare
     const { ecs, action } = setup();
-    ecs
-      .on(DescribeTaskDefinitionCommand)
-      .rejects(
-        Object.assign(new Error('Unable to describe task definition.'), {
-          name: 'ClientException',
-          $metadata: {},
-        }),
-      );
+    ecs.on(DescribeTaskDefinitionCommand).rejects(
+      Object.assign(new Error('Unable to describe task definition.'), {
+        name: 'ClientException',
+        $metadata: {},
+      }),
+    );
 
     // Act
     const outcome = await action.run(spec, target, ctx);
