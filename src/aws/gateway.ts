@@ -95,7 +95,7 @@ export class AwsGateway {
   readonly #maxDelayMs: number;
   readonly #random: () => number;
   readonly #now: () => Date;
-  readonly #clients = new Map<ClientCtor<unknown>, Map<string, unknown>>();
+  #clients = new Map<ClientCtor<unknown>, Map<string, unknown>>();
 
   constructor(options: AwsGatewayOptions) {
     this.dryRun = options.dryRun ?? false;
@@ -107,6 +107,27 @@ export class AwsGateway {
     this.#maxDelayMs = options.maxDelayMs ?? 20_000;
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * The same gateway (its clients, simulator and retry settings) in dry-run, recording into `sink`: what a
+   * "what would it do" command shows (every read sent, every mutating call only recorded) without touching the
+   * audit of real runs.
+   */
+  rehearsal(sink: CloudCallSink): AwsGateway {
+    const view = new AwsGateway({
+      dryRun: true,
+      sink,
+      ...(this.#simulator ? { simulator: this.#simulator } : {}),
+      maxAttempts: this.#maxAttempts,
+      sleep: this.#sleep,
+      baseDelayMs: this.#baseDelayMs,
+      maxDelayMs: this.#maxDelayMs,
+      random: this.#random,
+      now: this.#now,
+    });
+    view.#clients = this.#clients;
+    return view;
   }
 
   /** True when this gateway answers from the in-process simulator rather than AWS. */

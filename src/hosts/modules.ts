@@ -2,6 +2,7 @@
 // each capability beside capacity windows is ONE line in `capabilities` (capacity windows is created by the host
 // directly, because the doors — HTTP API, chat, page — use its service).
 import { capacityMigrations } from '../capabilities/capacity/migrations.ts';
+import { rulesMigrations } from '../capabilities/rules/migrations.ts';
 import { chatMigrations } from '../chat/migrations.ts';
 import { gatewayMigrations } from '../gateway/migrations.ts';
 import { notifyMigrations } from '../notify/migrations.ts';
@@ -19,5 +20,6 @@ export const migrationModules: readonly MigrationModule[] = [
   // The gateway's step 1 renames the inbox chat's step 1 created: gateway comes after chat.
   gatewayMigrations,
   notifyMigrations,
+  rulesMigrations,
   ...capabilities.flatMap((c) => (c.migrations ? [c.migrations] : [])),
 ];

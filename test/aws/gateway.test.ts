@@ -87,6 +87,43 @@ describe('AwsGateway', () => {
     assert.equal(recorded[0]?.call.command, 'DescribeScalableTargets');
   });
 
+  it('a rehearsal sends reads through the same clients and only records mutating calls, in its own sink', async () => {
+    // Prepare
+    const { gateway, recorded } = setup();
+    const ecs = mockClient(gateway.client(ECSClient, 'eu-west-1'));
+    ecs
+      .on(DescribeServicesCommand)
+      .resolves({ $metadata: {}, services: [{ serviceName: 'web', desiredCount: 2 }] });
+    const rehearsed: CloudCall[] = [];
+    const rehearsal = gateway.rehearsal({ record: (call) => void rehearsed.push(call) });
+
+    // Act
+    const read = await rehearsal.send(
+      rehearsal.client(ECSClient, 'eu-west-1'),
+      new DescribeServicesCommand({ cluster: 'shop', services: ['web'] }),
+      { mutating: false, dryRun: false },
+    );
+    await rehearsal.send(
+      rehearsal.client(ECSClient, 'eu-west-1'),
+      new UpdateServiceCommand({ cluster: 'shop', service: 'web', desiredCount: 12 }),
+      { mutating: true, dryRun: false },
+    );
+
+    // Assess
+    assert.equal(read.services?.[0]?.desiredCount, 2);
+    assert.equal(ecs.commandCalls(UpdateServiceCommand).length, 0);
+    assert.deepEqual(
+      rehearsed.map((c) => [c.command, c.dryRun]),
+      [
+        ['DescribeServices', false],
+        ['UpdateService', true],
+      ],
+    );
+    assert.equal(rehearsal.dryRun, true);
+    assert.equal(gateway.dryRun, false);
+    assert.deepEqual(recorded, []);
+  });
+
   it('in global dry-run records a mutating command with its exact input and sends nothing', async () => {
     // Prepare
     const { gateway, recorded } = setup({ dryRun: true });
