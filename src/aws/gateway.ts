@@ -96,6 +96,8 @@ export class AwsGateway {
   readonly #random: () => number;
   readonly #now: () => Date;
   #clients = new Map<ClientCtor<unknown>, Map<string, unknown>>();
+  /** Hand commands withheld by dry-run to the simulator (it plays the few it models that way). */
+  #playDryRun = true;
 
   constructor(options: AwsGatewayOptions) {
     this.dryRun = options.dryRun ?? false;
@@ -127,6 +129,8 @@ export class AwsGateway {
       now: this.#now,
     });
     view.#clients = this.#clients;
+    // A rehearsal changes nothing, not even the simulator's pretend world.
+    view.#playDryRun = false;
     return view;
   }
 
@@ -169,6 +173,9 @@ export class AwsGateway {
     const input = redact(command.input);
 
     if (opts.mutating && (opts.dryRun || this.dryRun)) {
+      const played = this.#playDryRun
+        ? await this.#simulator?.dryRunAnswer(service, commandName, command.input as Record<string, unknown>)
+        : undefined;
       await this.#record(
         {
           service,
@@ -182,7 +189,7 @@ export class AwsGateway {
         },
         opts.executionId,
       );
-      return { $metadata: {} } as unknown as O;
+      return (played ?? { $metadata: {} }) as unknown as O;
     }
 
     for (let attempt = 1; ; attempt++) {

@@ -9,6 +9,7 @@
 
 import { z } from 'zod';
 import { ConfigError } from '../kernel/errors.ts';
+import { type SimulatedTaskDefinition, SimulatedTasks, taskDefinitionsSpec } from './simulated-tasks.ts';
 
 export interface SimulatedEcsService {
   cluster: string;
@@ -58,6 +59,10 @@ export interface SimulatorSpec {
   ec2?: Record<string, SimulatedEc2Instance>;
   /** Stand-alone RDS DB instances, keyed by DB instance identifier. */
   rds?: Record<string, SimulatedRdsInstance>;
+  /** Standalone ECS tasks (RunTask), keyed by task definition family. */
+  taskDefinitions?: Record<string, SimulatedTaskDefinition>;
+  /** ECS clusters without a service that RunTask accepts (those of `ecs` services are accepted too). */
+  clusters?: string[];
 }
 
 export interface SimulatorOptions {
@@ -122,6 +127,8 @@ const specSchema = z.strictObject({
       }),
     )
     .optional(),
+  taskDefinitions: taskDefinitionsSpec.optional(),
+  clusters: z.array(z.string().min(1)).optional(),
 });
 
 /**
@@ -227,12 +234,21 @@ export class AwsSimulator {
   readonly #instances = new Map<string, InstanceState>();
   readonly #ec2 = new Map<string, Ec2State>();
   readonly #dbs = new Map<string, DbState>();
+  readonly #tasks: SimulatedTasks;
   #requests = 0;
 
   constructor(description: SimulatorSpec, options: SimulatorOptions = {}) {
     const spec = parseSimulatorSpec(description);
     this.#now = options.now ?? (() => new Date());
     const start = this.#now();
+    const clusters = new Set(spec.clusters ?? []);
+    this.#tasks = new SimulatedTasks(spec.taskDefinitions ?? {}, {
+      now: this.#now,
+      region: REGION,
+      account: ACCOUNT,
+      clusters: () => new Set([...clusters, ...[...this.#services.values()].map((s) => s.cluster)]),
+      error: awsError,
+    });
     for (const s of Object.values(spec.ecs ?? {})) {
       const state: EcsState = { cluster: s.cluster, service: s.service, desiredCount: s.desiredCount };
       if (s.scalableTarget) state.target = { ...s.scalableTarget, createdAt: start };
@@ -312,8 +328,33 @@ export class AwsSimulator {
     return { ...output, $metadata: { httpStatusCode: 200, requestId: `sim-${this.#requests}` } };
   }
 
+  /**
+   * The answer to a command dry-run withheld from AWS, or undefined (then it is only recorded). A RunTask is played
+   * as a task that starts and stops like any other, so that demo mode shows a rule's whole loop (the task, its
+   * STOPPED event, the report) while nothing changes anywhere; no other command is played.
+   */
+  async dryRunAnswer(service: string, command: string, input: Input): Promise<Output | undefined> {
+    if (`${service}:${command}` !== 'ECS:RunTask') return undefined;
+    const output = this.#tasks.runTask(input ?? {}, { dryRun: true });
+    this.#requests += 1;
+    return { ...output, $metadata: { httpStatusCode: 200, requestId: `sim-${this.#requests}` } };
+  }
+
+  /** The ECS task state change events since the last call, as EventBridge would deliver them (demo mode). */
+  takeEvents(): Array<Record<string, unknown>> {
+    return this.#tasks.takeEvents();
+  }
+
   #dispatch(service: string, command: string, input: Input): Output {
     switch (`${service}:${command}`) {
+      case 'ECS:DescribeTaskDefinition':
+        return this.#tasks.describeTaskDefinition(input);
+      case 'ECS:RunTask':
+        return this.#tasks.runTask(input, { dryRun: false });
+      case 'ECS:ListTasks':
+        return this.#tasks.listTasks(input);
+      case 'ECS:DescribeTasks':
+        return this.#tasks.describeTasks(input);
       case 'ECS:DescribeServices':
         return this.#describeServices(input);
       case 'ECS:UpdateService':

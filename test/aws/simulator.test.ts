@@ -118,7 +118,7 @@ describe('AwsSimulator: ECS and Application Auto Scaling', () => {
         name: 'ServiceNotFoundException',
       },
     );
-    await assert.rejects(send(sim, 'ECS', 'RunTask', {}), { name: 'UnsupportedOperation' });
+    await assert.rejects(send(sim, 'ECS', 'DeleteCluster', {}), { name: 'UnsupportedOperation' });
   });
 
   it('overrides a desired count set directly on a service under autoscaling, as AWS does', async () => {
