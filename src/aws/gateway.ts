@@ -134,6 +134,11 @@ export class AwsGateway {
     return view;
   }
 
+  /** The in-process simulator answering instead of AWS (demo mode), if any. */
+  get simulator(): AwsSimulator | undefined {
+    return this.#simulator;
+  }
+
   /** True when this gateway answers from the in-process simulator rather than AWS. */
   get simulated(): boolean {
     return this.#simulator !== undefined;

@@ -2,7 +2,7 @@
 // each capability beside capacity windows is ONE line in `capabilities` (capacity windows is created by the host
 // directly, because the doors — HTTP API, chat, page — use its service).
 import { capacityMigrations } from '../capabilities/capacity/migrations.ts';
-import { rulesMigrations } from '../capabilities/rules/migrations.ts';
+import { rulesModule } from '../capabilities/rules/capability.ts';
 import { chatMigrations } from '../chat/migrations.ts';
 import { gatewayMigrations } from '../gateway/migrations.ts';
 import { notifyMigrations } from '../notify/migrations.ts';
@@ -10,7 +10,7 @@ import type { MigrationModule } from '../store/migrations.ts';
 import { timersMigrations } from '../timers/migrations.ts';
 import type { CapabilityModule } from './capability.ts';
 
-export const capabilities: readonly CapabilityModule[] = [];
+export const capabilities: readonly CapabilityModule[] = [rulesModule];
 
 /** In the order their tables are created. */
 export const migrationModules: readonly MigrationModule[] = [
@@ -20,6 +20,5 @@ export const migrationModules: readonly MigrationModule[] = [
   // The gateway's step 1 renames the inbox chat's step 1 created: gateway comes after chat.
   gatewayMigrations,
   notifyMigrations,
-  rulesMigrations,
   ...capabilities.flatMap((c) => (c.migrations ? [c.migrations] : [])),
 ];

@@ -60,6 +60,8 @@ export interface Chronops {
   boss: PgBoss;
   timers: Timers;
   capacity: CapacityCapability;
+  /** The other capabilities, by name (src/hosts/modules.ts). */
+  capabilities: Record<string, Capability>;
   service: CapacityService;
   events: EventBus;
   metrics: Metrics;
@@ -280,6 +282,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       boss,
       timers,
       capacity,
+      capabilities: Object.fromEntries(others.map((o) => [o.name, o.capability])),
       service,
       events,
       metrics,

@@ -99,9 +99,17 @@ export interface TestReport {
   actions: ActionRehearsal[];
 }
 
-/** Deterministic per (delivery, rule, action): the same event redelivered finds the same run. */
+/**
+ * Deterministic per (delivery, rule, action): the same event redelivered finds the same run. A UUID (version 8,
+ * name-based on SHA-256, RFC 9562) so that it also files the run's cloud calls in the audit, and fits RunTask's
+ * clientToken and a tag value.
+ */
 export function runIdOf(deliveryKey: string, rule: string, action: number): string {
-  return `cr-${createHash('sha256').update(`${deliveryKey}\n${rule}\n${action}`).digest('hex').slice(0, 32)}`;
+  const h = createHash('sha256').update(`${deliveryKey}\n${rule}\n${action}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x80;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
 export class RulesService {

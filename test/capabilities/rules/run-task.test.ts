@@ -57,7 +57,7 @@ const document = {
 };
 
 const ctx: RunTaskContext = {
-  runId: 'cr-0123456789abcdef0123456789abcdef',
+  runId: '0b6c1f2e-5d3a-8c4e-9f10-2a3b4c5d6e7f',
   rule: 'price-list',
   deliveryKey: 'price-list:m-1',
   dryRun: false,
@@ -124,10 +124,10 @@ const EXPECTED_INPUT = {
   startedBy: 'chronops',
   tags: [
     { key: 'chronops:rule', value: 'price-list' },
-    { key: 'chronops:run', value: 'cr-0123456789abcdef0123456789abcdef' },
+    { key: 'chronops:run', value: '0b6c1f2e-5d3a-8c4e-9f10-2a3b4c5d6e7f' },
     { key: 'chronops:delivery', value: 'price-list:m-1' },
   ],
-  clientToken: 'cr-0123456789abcdef0123456789abcdef',
+  clientToken: '0b6c1f2e-5d3a-8c4e-9f10-2a3b4c5d6e7f',
 };
 
 describe('RunTaskAction', () => {

@@ -66,6 +66,17 @@ function definition(revision: number) {
   };
 }
 
+describe('run ids', () => {
+  it('are UUIDs (version 8, from SHA-256), the same for the same delivery, rule and action only', () => {
+    const id = runIdOf('price-list:m-1', 'price-list', 0);
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(runIdOf('price-list:m-1', 'price-list', 0), id);
+    assert.notEqual(runIdOf('price-list:m-2', 'price-list', 0), id);
+    assert.notEqual(runIdOf('price-list:m-1', 'other', 0), id);
+    assert.notEqual(runIdOf('price-list:m-1', 'price-list', 1), id);
+  });
+});
+
 for (const backend of backends) {
   describe(`rules service (${backend.name})`, () => {
     let opened: Awaited<ReturnType<typeof backend.open>>;

@@ -1,0 +1,136 @@
+// The rules' HTTP API, mounted by the host at /api/rules (behind the API's access check):
+//   GET  /api/rules                 the rules and the task allow-list
+//   POST /api/rules/:name/test      { event, source?, kind? } → does it match, what would it do (nothing is changed)
+//   GET  /api/rules/runs            run history (?rule=&limit=)
+//   GET  /api/rules/runs/:id        one run
+
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { NotFoundError, ValidationError } from '../../kernel/errors.ts';
+import { toRuleEvent } from './events.ts';
+import type { ActionSpec, Rule } from './model.ts';
+import type { RulesService } from './service.ts';
+import type { RulesStore, RunRecord } from './store.ts';
+
+const TestBody = z.strictObject({
+  event: z.record(z.string(), z.unknown(), { error: 'must be the event as JSON (an object)' }),
+  source: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'must be a source name')
+    .optional(),
+  kind: z.enum(['sns', 'events'], { error: 'must be sns or events' }).optional(),
+});
+
+export function rulesApi(deps: { service: RulesService; store: RulesStore }): Hono {
+  const app = new Hono();
+
+  app.get('/', (c) =>
+    c.json({
+      rules: deps.service.config.rules.map(describeRule),
+      tasks: Object.values(deps.service.config.tasks),
+    }),
+  );
+
+  app.get('/runs', async (c) => {
+    const limit = Number(c.req.query('limit') ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+      throw new ValidationError([{ field: 'limit', message: 'must be an integer from 1 to 500' }]);
+    }
+    const rule = c.req.query('rule') || undefined;
+    const runs = await deps.store.list({ ...(rule ? { rule } : {}), limit });
+    return c.json({ runs: runs.map(runJson) });
+  });
+
+  app.get('/runs/:id', async (c) => {
+    const run = await deps.store.get(c.req.param('id'));
+    if (!run) throw new NotFoundError(`no rule run ${c.req.param('id')}`);
+    return c.json({ run: runJson(run) });
+  });
+
+  app.post('/:name/test', async (c) => {
+    const rule = deps.service.rule(c.req.param('name'));
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      throw new ValidationError([{ field: '(body)', message: 'must be JSON: { "event": { … } }' }]);
+    }
+    const parsed = TestBody.safeParse(raw);
+    if (!parsed.success) {
+      throw new ValidationError(
+        parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })),
+      );
+    }
+    const { event, source, kind } = parsed.data;
+    const isSns = kind
+      ? kind === 'sns'
+      : typeof event.Type === 'string' && typeof event.TopicArn === 'string';
+    const id = String((isSns ? event.MessageId : event.id) ?? 'event');
+    const from = source ?? rule.match.sources?.[0] ?? 'test';
+    const ruleEvent = toRuleEvent({
+      key: `${from}:${id}`,
+      source: from,
+      kind: isSns ? 'sns' : 'events',
+      body: JSON.stringify(event),
+      receivedAt: new Date(),
+    });
+    return c.json(await deps.service.test(rule.name, ruleEvent));
+  });
+
+  return app;
+}
+
+function describeRule(rule: Rule) {
+  return {
+    name: rule.name,
+    ...(rule.description ? { description: rule.description } : {}),
+    match: {
+      ...(rule.match.sources ? { sources: rule.match.sources } : {}),
+      ...(rule.match.topicArns ? { topicArns: rule.match.topicArns } : {}),
+      ...(rule.match.pattern ? { pattern: rule.match.pattern.source } : {}),
+    },
+    actions: rule.actions.map(describeAction),
+    dryRun: rule.dryRun,
+  };
+}
+
+/** One line per action, for lists. */
+export function describeAction(action: ActionSpec): string {
+  switch (action.kind) {
+    case 'runTask':
+      return `runTask ${action.family}${action.revision === undefined ? ' (latest ACTIVE)' : `:${action.revision}`} on ${action.task}${action.report ? `, report to ${action.report}` : ''}`;
+    case 'notify':
+      return `notify ${action.to}`;
+    case 'http':
+      return `http ${action.method} ${action.service}${action.path}`;
+  }
+}
+
+export function runJson(run: RunRecord) {
+  return {
+    id: run.id,
+    rule: run.rule,
+    action: run.actionIndex,
+    kind: run.kind,
+    deliveryKey: run.deliveryKey,
+    source: run.source,
+    event: run.eventSummary,
+    dryRun: run.dryRun,
+    status: run.status,
+    outcome: run.outcome,
+    attempts: run.attempts,
+    cluster: run.cluster,
+    region: run.region,
+    taskArn: run.taskArn,
+    taskDefinitionArn: run.taskDefinitionArn,
+    createdAt: run.createdAt.toISOString(),
+    taskStartedAt: run.taskStartedAt?.toISOString() ?? null,
+    stoppedAt: run.stoppedAt?.toISOString() ?? null,
+    finishedAt: run.finishedAt?.toISOString() ?? null,
+    containers: run.containers,
+    stopCode: run.stopCode,
+    stoppedReason: run.stoppedReason,
+    error: run.error,
+    origin: run.origin ? { platform: run.origin.platform, user: run.origin.user } : null,
+  };
+}

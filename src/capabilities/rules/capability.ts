@@ -1,0 +1,110 @@
+// Event rules as the host runs them: their tables, the service deliveries are handed to, the API, the metrics,
+// and in demo mode the simulated ECS's task state changes fed in as EventBridge would deliver them.
+
+import { Counter } from 'prom-client';
+import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
+import type { Logger } from '../../kernel/logger.ts';
+import { rulesApi } from './api.ts';
+import { type RuleDelivery, toRuleEvent } from './events.ts';
+import { rulesMigrations } from './migrations.ts';
+import type { ChatOrigin, RuleNotification, RuleNotifier } from './ports.ts';
+import { type HandleResult, RulesService } from './service.ts';
+import { RulesStore } from './store.ts';
+
+/** The gateway source name the simulated ECS's events arrive under in demo mode. */
+export const SIMULATED_EVENTS_SOURCE = 'aws-events';
+
+export interface RulesCapability extends Capability {
+  service: RulesService;
+  store: RulesStore;
+  /** Handles one stored delivery of an `sns` or `events` source (the gateway's inbox calls it). */
+  handleDelivery(delivery: RuleDelivery): Promise<HandleResult>;
+}
+
+export const rulesModule: CapabilityModule<RulesCapability> = {
+  name: 'rules',
+  migrations: rulesMigrations,
+  create(host) {
+    const store = new RulesStore(host.db, host.schema);
+    const runs = new Counter({
+      name: 'chronops_rule_runs_total',
+      help: 'Rule actions by rule, action kind and outcome (running, done, dry-run, failed, duplicate, stopped-ok, stopped-alert)',
+      labelNames: ['rule', 'action', 'outcome'] as const,
+      registers: [host.metrics.registry],
+    });
+    const service = new RulesService({
+      config: host.config.rules,
+      store,
+      gateway: host.aws,
+      notifier: new LogNotifier(host.logger),
+      dryRun: host.config.dryRun,
+      logger: host.logger,
+      metrics: { run: (rule, action, outcome) => runs.inc({ rule, action, outcome }) },
+    });
+    const handleDelivery = (delivery: RuleDelivery) => service.handle(toRuleEvent(delivery));
+
+    // Demo mode: the simulated ECS's task state changes, delivered as EventBridge would (at least once).
+    let pump: NodeJS.Timeout | undefined;
+    const pending: RuleDelivery[] = [];
+    const simulator = host.aws.simulator;
+    const tick = async () => {
+      for (const event of simulator?.takeEvents() ?? []) {
+        pending.push({
+          key: `${SIMULATED_EVENTS_SOURCE}:${String(event.id)}`,
+          source: SIMULATED_EVENTS_SOURCE,
+          kind: 'events',
+          body: JSON.stringify(event),
+          receivedAt: new Date(),
+        });
+      }
+      for (const delivery of pending.splice(0)) {
+        await handleDelivery(delivery).catch((error: unknown) => {
+          host.logger.warn({ err: error, delivery: delivery.key }, 'simulated event will be handled again');
+          pending.push(delivery);
+        });
+      }
+    };
+
+    return {
+      service,
+      store,
+      handleDelivery,
+      api: rulesApi({ service, store }),
+      start: async () => {
+        if (!simulator || host.config.rules.rules.length === 0) return;
+        let running = false;
+        pump = setInterval(() => {
+          if (running) return;
+          running = true;
+          void tick().finally(() => {
+            running = false;
+          });
+        }, host.pollMs ?? 1000);
+        pump.unref();
+      },
+      stop: async () => {
+        if (pump) clearInterval(pump);
+      },
+    };
+  },
+};
+
+/** Until the one outbox is wired in: notifications go to the log, as the `console` destination would show them. */
+class LogNotifier implements RuleNotifier {
+  readonly #logger: Logger;
+  constructor(logger: Logger) {
+    this.#logger = logger;
+  }
+  has(destination: string): boolean {
+    return destination.length > 0;
+  }
+  async notify(destination: string, message: RuleNotification, key: string): Promise<void> {
+    this.#logger.info(
+      { destination, key, notification: message },
+      message.title ?? message.text ?? 'notification',
+    );
+  }
+  async reply(origin: ChatOrigin, message: RuleNotification, key: string): Promise<void> {
+    this.#logger.info({ origin: origin.platform, key, notification: message }, message.title ?? 'reply');
+  }
+}
