@@ -25,7 +25,7 @@ export interface CloudCallSink {
 
 /** The part of an AWS SDK v3 client the gateway uses. */
 export interface SdkClient {
-  send(command: unknown): Promise<unknown>;
+  send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
   config: { serviceId?: string };
 }
 
@@ -48,6 +48,8 @@ export interface SendOptions {
   /** Dry-run of the window or execution; the gateway's global dry-run applies as well. */
   dryRun: boolean;
   executionId?: string;
+  /** Ends the request early (a long poll on shutdown); the call then fails with an AbortError. */
+  abortSignal?: AbortSignal;
 }
 
 export interface AwsGatewayOptions {
@@ -68,7 +70,7 @@ export interface AwsGatewayOptions {
   now?: () => Date;
 }
 
-type ClientCtor<T> = new (config: { region: string; maxAttempts: number }) => T;
+type ClientCtor<T> = new (config: { region: string; maxAttempts: number } & Record<string, unknown>) => T;
 
 /** Error codes AWS uses for throttling across the services chronops calls. */
 const THROTTLING_CODES = new Set([
@@ -149,17 +151,20 @@ export class AwsGateway {
    * the gateway does its own retries (so that each attempt is audited), and everything else is left to the SDK's
    * standard resolution, which already honours AWS_ENDPOINT_URL (LocalStack, moto), AWS_REGION / AWS_PROFILE and
    * the default credential chain (environment, SSO, web identity, ECS/EC2 roles). Do not override them here.
+   * `extra` is a service's own setting where the SDK needs one (SQS: `useQueueUrlAsEndpoint`); each distinct
+   * `extra` gets its own client.
    */
-  client<T>(ctor: ClientCtor<T>, region: string): T {
+  client<T>(ctor: ClientCtor<T>, region: string, extra?: Record<string, string | boolean | number>): T {
     let byRegion = this.#clients.get(ctor);
     if (!byRegion) {
       byRegion = new Map();
       this.#clients.set(ctor, byRegion);
     }
-    let client = byRegion.get(region) as T | undefined;
+    const key = extra ? `${region} ${JSON.stringify(extra)}` : region;
+    let client = byRegion.get(key) as T | undefined;
     if (!client) {
-      client = new ctor({ region, maxAttempts: 1 });
-      byRegion.set(region, client);
+      client = new ctor({ ...extra, region, maxAttempts: 1 });
+      byRegion.set(key, client);
     }
     return client;
   }
@@ -203,7 +208,7 @@ export class AwsGateway {
       try {
         const output = this.#simulator
           ? await this.#simulator.send(service, commandName, command.input as Record<string, unknown>)
-          : await client.send(command);
+          : await client.send(command, opts.abortSignal ? { abortSignal: opts.abortSignal } : undefined);
         await this.#record(
           {
             service,
