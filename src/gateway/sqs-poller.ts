@@ -91,7 +91,7 @@ export class SqsPoller {
   }
 
   start(): void {
-    if (this.#loop) return;
+    if (this.#loop !== undefined) return;
     this.#abort = new AbortController();
     this.#loop = this.#run(this.#abort.signal);
   }

@@ -261,7 +261,9 @@ describe('SQS poller', () => {
       if (target === 'AmazonSQS.ReceiveMessage' && requests.length === 1) {
         // Like SQS, with the body's MD5 (the SDK checks it).
         const m = message('1', event('e-1'));
-        res.end(JSON.stringify({ Messages: [{ ...m, MD5OfBody: createHash('md5').update(m.Body).digest('hex') }] }));
+        res.end(
+          JSON.stringify({ Messages: [{ ...m, MD5OfBody: createHash('md5').update(m.Body).digest('hex') }] }),
+        );
       } else if (target === 'AmazonSQS.ReceiveMessage') {
         // The next long poll: hold it until the client gives up.
         await new Promise<void>((r) => {
