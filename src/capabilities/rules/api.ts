@@ -1,9 +1,11 @@
 // The rules' HTTP API, mounted by the host at /api/rules (behind the API's access check):
 //   GET  /api/rules                 the rules and the task allow-list
 //   POST /api/rules/:name/test      { event, source?, kind? } → does it match, what would it do (nothing is changed)
+//   POST /api/rules/:name/run       run its actions now (Idempotency-Key: once per key)
 //   GET  /api/rules/runs            run history (?rule=&limit=)
 //   GET  /api/rules/runs/:id        one run
 
+import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../kernel/errors.ts';
@@ -45,6 +47,16 @@ export function rulesApi(deps: { service: RulesService; store: RulesStore }): Ho
     const run = await deps.store.get(c.req.param('id'));
     if (!run) throw new NotFoundError(`no rule run ${c.req.param('id')}`);
     return c.json({ run: runJson(run) });
+  });
+
+  // Run a rule now, as a person asked (the CLI's `rules run`): an Idempotency-Key header makes a retry run it once.
+  app.post('/:name/run', async (c) => {
+    const rule = deps.service.rule(c.req.param('name'));
+    const user = (c.req.header('x-chronops-actor') ?? '').trim().slice(0, 64) || 'api';
+    const platform = (c.req.header('x-chronops-source') ?? '').trim().slice(0, 16) || 'api';
+    const key = (c.req.header('idempotency-key') ?? '').trim().slice(0, 128) || randomUUID();
+    const result = await deps.service.runNow(rule.name, { key: `${platform}:${key}`, user, platform });
+    return c.json(result, 202);
   });
 
   app.post('/:name/test', async (c) => {

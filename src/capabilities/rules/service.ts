@@ -178,10 +178,13 @@ export class RulesService {
     return result;
   }
 
-  /** Runs every action of `rule` for a chat command (no match needed); reports go to the thread. */
+  /**
+   * Runs every action of `rule` now, asked by a person (no match needed): from chat, reports go to the thread;
+   * `key` makes a retried request run it once.
+   */
   async runNow(
     ruleName: string,
-    request: { key: string; user: string; origin: ChatOrigin },
+    request: { key: string; user: string; platform: string; origin?: ChatOrigin },
   ): Promise<HandleResult> {
     const rule = this.rule(ruleName);
     const event: RuleEvent = {
@@ -192,9 +195,9 @@ export class RulesService {
         source: 'chronops.chat',
         'detail-type': 'Rule run requested',
         time: new Date().toISOString(),
-        detail: { rule: rule.name, user: request.user, platform: request.origin.platform },
+        detail: { rule: rule.name, user: request.user, platform: request.platform },
       },
-      summary: `run requested by ${request.user} (${request.origin.platform})`,
+      summary: `run requested by ${request.user} (${request.platform})`,
       receivedAt: new Date(),
     };
     const result: HandleResult = { matched: [rule.name], runs: [] };

@@ -163,5 +163,34 @@ for (const backend of backends) {
         /chronops_rule_runs_total\{rule="price-list",action="runTask",outcome="stopped-ok"\} 1/,
       );
     });
+
+    it('POST /api/rules/:name/run runs it now, once per Idempotency-Key', async () => {
+      // Prepare
+      const ask = () =>
+        chronops.app.request('/api/rules/price-list/run', {
+          method: 'POST',
+          headers: { 'idempotency-key': 'ask-1', 'x-chronops-actor': 'cli:ops', 'x-chronops-source': 'cli' },
+        });
+
+      // Act
+      const first = await ask();
+      const second = await ask();
+
+      // Assess
+      assert.equal(first.status, 202);
+      assert.deepEqual(
+        (await first.json()).runs.map((r: { status: string; duplicate: boolean }) => [r.status, r.duplicate]),
+        [['running', false]],
+      );
+      assert.deepEqual(
+        (await second.json()).runs.map((r: { duplicate: boolean }) => r.duplicate),
+        [true],
+      );
+      const { runs } = await (await chronops.app.request('/api/rules/runs?rule=price-list')).json();
+      assert.equal(
+        runs.filter((r: { event: string }) => r.event === 'run requested by cli:ops (cli)').length,
+        1,
+      );
+    });
   });
 }

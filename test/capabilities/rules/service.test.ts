@@ -391,7 +391,12 @@ for (const backend of backends) {
       const origin = { platform: 'slack', thread: { channel: 'C0123ABCD', ts: '1.2' }, user: 'U1' };
 
       // Act
-      const result = await service.runNow('price-list', { key: 'slack:Ev1', user: 'U1', origin });
+      const result = await service.runNow('price-list', {
+        key: 'slack:Ev1',
+        user: 'U1',
+        platform: 'slack',
+        origin,
+      });
       await service.handle(ecsEvent(stoppedEvent()));
 
       // Assess
