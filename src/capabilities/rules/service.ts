@@ -189,7 +189,7 @@ export class RulesService {
     const rule = this.rule(ruleName);
     const event: RuleEvent = {
       key: request.key,
-      source: 'chat',
+      source: request.platform,
       kind: 'events',
       document: {
         source: 'chronops.chat',
