@@ -1,9 +1,12 @@
 // SNS HTTP(S) subscriptions: what arrives on `POST /sns/<source>` is checked here before anything is stored.
 //
-// - The signature (SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA) is checked by the registry's
-//   sns-payload-validator: it builds the string AWS signs, accepts a signing certificate only from
-//   `https://sns.<region>.amazonaws.com[.cn]/SimpleNotificationService-<hex>.pem`, and caches certificates (LRU), so
-//   after the first message of a certificate no request leaves chronops.
+// - The signature: SignatureVersion 1 is SHA1withRSA, 2 is SHA256withRSA, over the string AWS documents
+//   ("Key\nValue\n" for the message's fields in a fixed order, per message type). The signing certificate is
+//   accepted only from `https://sns.<region>.amazonaws.com[.cn]/SimpleNotificationService-<id>.pem`, fetched once
+//   and cached as a parsed public key, so after the first message no request leaves chronops and no certificate is
+//   parsed again. (The registry's sns-payload-validator does the same checks but parses the PEM certificate at
+//   every message, which caps it at about a quarter of the rate: measured in docs/benchmarks.md, `npm run
+//   bench:events`. It stays as the reference the tests compare this verifier with, message by message.)
 // - The message's age: a message signed long ago (a replay) is refused.
 // - The topic: only topics configured for the source are accepted, and only their SubscriptionConfirmation is
 //   confirmed (a GET of SubscribeURL, itself only on an SNS host). Anyone can subscribe a URL to their own topic;
@@ -12,8 +15,8 @@
 //
 // A Notification becomes a delivery keyed by its MessageId (SNS redelivers with the same id).
 
-import type { Agent } from 'node:https';
-import SnsPayloadValidator from 'sns-payload-validator';
+import { createPublicKey, type KeyObject, verify as verifySignature } from 'node:crypto';
+import { type Agent, get } from 'node:https';
 
 export type SnsMessageType = 'Notification' | 'SubscriptionConfirmation' | 'UnsubscribeConfirmation';
 
@@ -52,8 +55,12 @@ export interface SnsVerifierOptions {
   maxAgeSeconds?: number;
   /** Messages dated further in the future are refused (clock skew). Default 300 s. */
   maxFutureSeconds?: number;
-  /** How certificates are fetched (tests: an agent that reaches a local HTTPS server). Default: node's. */
+  /** How a certificate is fetched (its URL already checked). Default: an HTTPS GET with `requestAgent`. */
+  loadCertificate?: (url: string) => Promise<string>;
+  /** The agent of the default loader (tests: one that reaches a local HTTPS server). */
   requestAgent?: Agent;
+  /** Certificates kept (parsed). Default 100. */
+  maxCertificates?: number;
   now?: () => Date;
 }
 
@@ -65,24 +72,39 @@ export interface VerifiedSns {
 
 const TYPES = new Set<string>(['Notification', 'SubscriptionConfirmation', 'UnsubscribeConfirmation']);
 const SNS_HOST = /^sns\.[a-z0-9-]{3,}\.amazonaws\.com(\.cn)?$/;
+const CERT_PATH = /^\/SimpleNotificationService-[A-Za-z0-9]{1,64}\.pem$/;
+/** The fields signed, in the order AWS signs them. */
+const SIGNED_FIELDS: Record<SnsMessageType, readonly string[]> = {
+  Notification: ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type'],
+  SubscriptionConfirmation: [
+    'Message',
+    'MessageId',
+    'SubscribeURL',
+    'Timestamp',
+    'Token',
+    'TopicArn',
+    'Type',
+  ],
+  UnsubscribeConfirmation: ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'],
+};
 
 export class SnsVerifier {
   readonly #topics: Set<string>;
   readonly #maxAgeMs: number;
   readonly #maxFutureMs: number;
   readonly #now: () => Date;
-  readonly #validator: SnsPayloadValidator;
+  readonly #load: (url: string) => Promise<string>;
+  readonly #maxCertificates: number;
+  /** Parsed public keys by certificate URL; a promise, so that concurrent first messages fetch once. */
+  readonly #keys = new Map<string, Promise<KeyObject>>();
 
   constructor(options: SnsVerifierOptions) {
     this.#topics = new Set(options.topics);
     this.#maxAgeMs = (options.maxAgeSeconds ?? 3600) * 1000;
     this.#maxFutureMs = (options.maxFutureSeconds ?? 300) * 1000;
     this.#now = options.now ?? (() => new Date());
-    this.#validator = new SnsPayloadValidator({
-      useCache: true,
-      maxCerts: 100,
-      ...(options.requestAgent ? { requestAgent: options.requestAgent } : {}),
-    });
+    this.#load = options.loadCertificate ?? ((url) => fetchCertificate(url, options.requestAgent));
+    this.#maxCertificates = options.maxCertificates ?? 100;
   }
 
   /** Checks one request (its raw body and the headers SNS sends); throws SnsRefusal when it must not be taken. */
@@ -123,28 +145,93 @@ export class SnsVerifier {
     if (at - now > this.#maxFutureMs) {
       throw new SnsRefusal('unauthorized', 'future', 'the message is dated in the future; check the clock');
     }
-    try {
-      await this.#validator.validate(envelope as unknown as SnsPayloadValidator.SnsPayload);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (message === 'Invalid SigningCertURL') {
-        throw new SnsRefusal(
-          'unauthorized',
-          'cert_url',
-          'SigningCertURL is not an SNS certificate URL (https://sns.<region>.amazonaws.com/…)',
-        );
-      }
-      if (message === 'Invalid Signature' || message === 'Invalid SignatureVersion') {
-        throw new SnsRefusal('unauthorized', 'signature', `the signature does not verify (${message})`);
-      }
-      // The certificate could not be fetched: not the sender's fault; SNS will try again.
-      throw error;
+    if (envelope.SignatureVersion !== '1' && envelope.SignatureVersion !== '2') {
+      throw new SnsRefusal(
+        'unauthorized',
+        'signature',
+        `SignatureVersion ${envelope.SignatureVersion} is not 1 or 2`,
+      );
     }
+    if (!isCertificateUrl(envelope.SigningCertURL)) {
+      throw new SnsRefusal(
+        'unauthorized',
+        'cert_url',
+        'SigningCertURL is not an SNS certificate URL (https://sns.<region>.amazonaws.com/…)',
+      );
+    }
+    // A certificate that cannot be fetched is not the sender's fault: thrown as is (a 5xx), SNS tries again.
+    const key = await this.#key(envelope.SigningCertURL);
+    let ok: boolean;
+    try {
+      ok = verifySignature(
+        envelope.SignatureVersion === '1' ? 'sha1' : 'sha256',
+        Buffer.from(stringToSign(envelope)),
+        key,
+        Buffer.from(envelope.Signature, 'base64'),
+      );
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new SnsRefusal('unauthorized', 'signature', 'the signature does not verify');
     if (envelope.Type !== 'Notification' && !isSnsUrl(envelope.SubscribeURL)) {
       throw new SnsRefusal('malformed', 'subscribe_url', 'SubscribeURL is not an SNS URL');
     }
     return { envelope, messageId: envelope.MessageId };
   }
+
+  #key(url: string): Promise<KeyObject> {
+    let key = this.#keys.get(url);
+    if (key !== undefined) {
+      // Least recently used last.
+      this.#keys.delete(url);
+      this.#keys.set(url, key);
+      return key;
+    }
+    key = this.#load(url).then((pem) => createPublicKey(pem));
+    this.#keys.set(url, key);
+    key.catch(() => this.#keys.delete(url));
+    if (this.#keys.size > this.#maxCertificates) this.#keys.delete(this.#keys.keys().next().value!);
+    return key;
+  }
+}
+
+/** The string SNS signs for this message. */
+export function stringToSign(envelope: SnsEnvelope): string {
+  let out = '';
+  for (const field of SIGNED_FIELDS[envelope.Type]) {
+    const value = (envelope as unknown as Record<string, unknown>)[field];
+    if (typeof value === 'string') out += `${field}\n${value}\n`;
+  }
+  return out;
+}
+
+/** `https://sns.<region>.amazonaws.com[.cn]/SimpleNotificationService-<id>.pem`, default port, nothing else. */
+export function isCertificateUrl(url: string): boolean {
+  return isSnsUrl(url) && CERT_PATH.test(new URL(url).pathname) && new URL(url).search === '';
+}
+
+/** GET of a certificate: HTTPS, 200, a PEM of at most 16 KiB, within 5 s. */
+function fetchCertificate(url: string, agent: Agent | undefined): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = get(url, { ...(agent ? { agent } : {}), timeout: 5000 }, (response) => {
+      if (response.statusCode !== 200) {
+        response.resume();
+        reject(new Error(`fetching the SNS certificate ${url}: HTTP ${response.statusCode}`));
+        return;
+      }
+      let pem = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        pem += chunk;
+        if (pem.length > 16 * 1024)
+          request.destroy(new Error(`the SNS certificate ${url} is larger than 16 KiB`));
+      });
+      response.on('end', () => resolve(pem));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`fetching the SNS certificate ${url}: timed out`)));
+    request.on('error', reject);
+  });
 }
 
 /** True for `https://sns.<region>.amazonaws.com/…`: the only place chronops confirms a subscription at. */

@@ -1,8 +1,22 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { confirmSubscription, isSnsUrl, SnsRefusal, SnsVerifier } from '../../src/gateway/sns.ts';
-import { type SnsFixture, sign, signedConfirmation, signedNotification, snsFixture } from '../support/sns.ts';
+import SnsPayloadValidator from 'sns-payload-validator';
+import {
+  confirmSubscription,
+  isCertificateUrl,
+  isSnsUrl,
+  SnsRefusal,
+  SnsVerifier,
+} from '../../src/gateway/sns.ts';
+import {
+  CERT_URL,
+  type SnsFixture,
+  sign,
+  signedConfirmation,
+  signedNotification,
+  snsFixture,
+} from '../support/sns.ts';
 
 const TOPIC = 'arn:aws:sns:us-east-1:278350005181:price-list-api';
 const OTHER = 'arn:aws:sns:us-east-1:123456789012:someone-elses-topic';
@@ -189,6 +203,85 @@ describe('SNS verifier (real signatures, certificate over HTTPS)', () => {
     await assert.rejects(
       verifier.verify(good, (h) => (h === 'x-amz-sns-message-type' ? 'SubscriptionConfirmation' : undefined)),
       refusal('malformed', 'type_mismatch'),
+    );
+  });
+
+  it('agrees with the registry’s sns-payload-validator, message by message (valid, forged, tampered; v1 and v2)', async () => {
+    // Prepare
+    const library = new SnsPayloadValidator({ useCache: true, requestAgent: fixture.agent });
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const otherKey = { privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    const cases: Array<[string, Record<string, string>]> = [];
+    for (const version of ['1', '2'] as const) {
+      cases.push([
+        `valid v${version}`,
+        signedNotification(fixture, { topicArn: TOPIC, version, subject: 'S' }),
+      ]);
+      cases.push([`no subject v${version}`, signedNotification(fixture, { topicArn: TOPIC, version })]);
+      cases.push([`confirmation v${version}`, signedConfirmation(fixture, { topicArn: TOPIC, version })]);
+      cases.push([`forged v${version}`, signedNotification(otherKey, { topicArn: TOPIC, version })]);
+      const tampered = signedNotification(fixture, { topicArn: TOPIC, version });
+      tampered.MessageId = 'another-id';
+      cases.push([`tampered v${version}`, tampered]);
+      const swapped = signedNotification(fixture, { topicArn: TOPIC, version: version === '1' ? '2' : '1' });
+      swapped.SignatureVersion = version;
+      cases.push([`wrong version v${version}`, swapped]);
+    }
+
+    // Act / Assess
+    for (const [what, message] of cases) {
+      const theirs = await library.validate({ ...message } as never).then(
+        () => true,
+        () => false,
+      );
+      const ours = await verifier.verify(JSON.stringify(message), noHeaders).then(
+        () => true,
+        () => false,
+      );
+      assert.equal(ours, theirs, `${what}: chronops ${ours}, sns-payload-validator ${theirs}`);
+    }
+    assert.deepEqual(
+      cases
+        .map(([what]) => what)
+        .filter((w) => w.startsWith('valid') || w.startsWith('no subject') || w.startsWith('confirmation'))
+        .length,
+      6,
+    );
+  });
+
+  it('fetches a certificate once even for concurrent first messages, through an injected loader; a failed fetch is a 5xx, not a refusal', async () => {
+    // Prepare
+    const urls: string[] = [];
+    let fail = true;
+    const loader = async (url: string) => {
+      urls.push(url);
+      if (fail) throw new Error('connect ETIMEDOUT');
+      return fixture.certificate;
+    };
+    const own = new SnsVerifier({ topics: [TOPIC], loadCertificate: loader });
+    const messages = Array.from({ length: 5 }, () =>
+      JSON.stringify(signedNotification(fixture, { topicArn: TOPIC })),
+    );
+
+    // Act
+    await assert.rejects(
+      own.verify(messages[0]!, noHeaders),
+      (e: unknown) => !(e instanceof SnsRefusal) && /ETIMEDOUT/.test(String(e)),
+    );
+    fail = false;
+    await Promise.all(messages.map((m) => own.verify(m, noHeaders)));
+
+    // Assess
+    assert.deepEqual(urls, [CERT_URL, CERT_URL]);
+  });
+
+  it('isCertificateUrl: an SNS host over https, a SimpleNotificationService-….pem path, no query', () => {
+    assert.equal(isCertificateUrl(CERT_URL), true);
+    assert.equal(isCertificateUrl(`${CERT_URL}?x=1`), false);
+    assert.equal(isCertificateUrl(CERT_URL.replace('.pem', '.crt')), false);
+    assert.equal(
+      isCertificateUrl('https://sns.us-east-1.amazonaws.com/evil/SimpleNotificationService-1.pem'),
+      false,
     );
   });
 

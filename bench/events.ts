@@ -1,0 +1,94 @@
+// npm run bench:events — SNS notifications: how many a second chronops verifies (and, once the SNS source is in the
+// gateway, verifies and stores), side by side with the verifier library it uses called alone.
+//
+// 10,000 distinct notifications are signed for real (RSA 2048, SignatureVersion 2 = SHA256withRSA; a run with
+// version 1 = SHA1 too) with a key and certificate made by openssl for sns.us-east-1.amazonaws.com; the
+// certificate is served by a local HTTPS server, fetched once, then cached — as in production after the first
+// message. Each variant checks every message once per round; rounds alternate the variants so that the machine's
+// noise falls on both; the report gives the median of BENCH_ROUNDS (3) rounds and the ratio.
+//
+//   library   the registry's sns-payload-validator, validate(payload) alone (signature, certificate URL, cache of the
+//             certificate's PEM text, parsed again at every message)
+//   chronops  SnsVerifier.verify(body, headers): JSON parse, type header, topic allow-list, message age, certificate
+//             URL, signature with the certificate's public key parsed once — what the SNS source runs before storing
+//
+// Environment: BENCH_MESSAGES (10000), BENCH_ROUNDS (3).
+
+import { performance } from 'node:perf_hooks';
+import SnsPayloadValidator from 'sns-payload-validator';
+import { SnsVerifier } from '../src/gateway/sns.ts';
+import { signedNotification, snsFixture } from '../test/support/sns.ts';
+
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const TOPIC = 'arn:aws:sns:us-east-1:278350005181:price-list-api';
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+async function timed(run: () => Promise<void>): Promise<number> {
+  const start = performance.now();
+  await run();
+  return (MESSAGES / (performance.now() - start)) * 1000;
+}
+
+async function main(): Promise<void> {
+  const fixture = await snsFixture();
+  try {
+    for (const version of ['2', '1'] as const) {
+      const bodies = Array.from({ length: MESSAGES }, (_, i) =>
+        JSON.stringify(
+          signedNotification(fixture, {
+            topicArn: TOPIC,
+            version,
+            subject: 'Price List Update',
+            message: JSON.stringify({ formatVersion: 'v1.0', offerCode: `Offer${i}`, currencyCode: 'USD' }),
+          }),
+        ),
+      );
+      const library = new SnsPayloadValidator({ useCache: true, requestAgent: fixture.agent });
+      const verifier = new SnsVerifier({ topics: [TOPIC], requestAgent: fixture.agent });
+      const header = (name: string) => (name === 'x-amz-sns-message-type' ? 'Notification' : undefined);
+      // Warm-up: the certificate fetched and cached by each, the code paths compiled.
+      for (const body of bodies.slice(0, 200)) {
+        await library.validate(JSON.parse(body));
+        await verifier.verify(body, header);
+      }
+      const rates: Record<'library' | 'chronops', number[]> = { library: [], chronops: [] };
+      for (let round = 0; round < ROUNDS; round++) {
+        rates.library.push(
+          await timed(async () => {
+            // The library is handed the parsed payload, as its README shows; chronops parses the raw body itself.
+            for (const body of bodies) await library.validate(JSON.parse(body));
+          }),
+        );
+        rates.chronops.push(
+          await timed(async () => {
+            for (const body of bodies) await verifier.verify(body, header);
+          }),
+        );
+      }
+      const lib = median(rates.library);
+      const ours = median(rates.chronops);
+      console.log(
+        JSON.stringify({
+          signatureVersion: version,
+          messages: MESSAGES,
+          rounds: ROUNDS,
+          certificateFetches: fixture.fetches(),
+          libraryPerSecond: Math.round(lib),
+          chronopsVerifyPerSecond: Math.round(ours),
+          ratio: Number((ours / lib).toFixed(2)),
+          allRounds: { library: rates.library.map(Math.round), chronops: rates.chronops.map(Math.round) },
+        }),
+      );
+    }
+  } finally {
+    await fixture.close();
+  }
+}
+
+await main();
