@@ -45,22 +45,27 @@ export const rulesModule: CapabilityModule<RulesCapability> = {
 
     // Demo mode: the simulated ECS's task state changes, delivered as EventBridge would (at least once).
     let pump: NodeJS.Timeout | undefined;
-    const pending: RuleDelivery[] = [];
+    const pending: Array<{ delivery: RuleDelivery; attempts: number }> = [];
     const simulator = host.aws.simulator;
     const tick = async () => {
       for (const event of simulator?.takeEvents() ?? []) {
         pending.push({
-          key: `${SIMULATED_EVENTS_SOURCE}:${String(event.id)}`,
-          source: SIMULATED_EVENTS_SOURCE,
-          kind: 'events',
-          body: JSON.stringify(event),
-          receivedAt: new Date(),
+          attempts: 0,
+          delivery: {
+            key: `${SIMULATED_EVENTS_SOURCE}:${String(event.id)}`,
+            source: SIMULATED_EVENTS_SOURCE,
+            kind: 'events',
+            body: JSON.stringify(event),
+            receivedAt: new Date(),
+          },
         });
       }
-      for (const delivery of pending.splice(0)) {
-        await handleDelivery(delivery).catch((error: unknown) => {
-          host.logger.warn({ err: error, delivery: delivery.key }, 'simulated event will be handled again');
-          pending.push(delivery);
+      for (const item of pending.splice(0)) {
+        await handleDelivery(item.delivery).catch((error: unknown) => {
+          item.attempts += 1;
+          const again = item.attempts < 10;
+          host.logger.warn({ err: error, delivery: item.delivery.key, again }, 'a simulated event failed');
+          if (again) pending.push(item);
         });
       }
     };

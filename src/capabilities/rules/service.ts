@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { AwsGateway, CloudCall } from '../../aws/gateway.ts';
 import { isThrottling } from '../../aws/gateway.ts';
-import { NotFoundError } from '../../kernel/errors.ts';
+import { ChronopsError, NotFoundError } from '../../kernel/errors.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import { RunTaskAction, type RunTaskOutcome } from './actions/run-task.ts';
 import { taskStateChange } from './events.ts';
@@ -444,11 +444,17 @@ export class RulesService {
   }
 }
 
-/** Worth trying the delivery again: throttling that outlasted the gateway's retries, a server-side error. */
+/**
+ * Worth trying the delivery again: an AWS error that is throttling (outlasting the gateway's retries) or the
+ * service's fault, or anything that is not an answer at all (the database, the network). An AWS answer that
+ * refuses (AccessDenied, InvalidParameter…) or chronops' own refusal would be the same next time.
+ */
 function isTransient(error: unknown): boolean {
+  if (error instanceof ChronopsError) return false;
   if (isThrottling(error)) return true;
-  const e = error as { $fault?: string; $retryable?: unknown; name?: string } | null;
-  return e?.$fault === 'server' || e?.$retryable !== undefined || e?.name === 'TimeoutError';
+  const e = error as { $fault?: string; $metadata?: unknown; name?: string } | null;
+  if (e?.$metadata === undefined) return true;
+  return e.$fault === 'server' || e.name === 'TimeoutError';
 }
 
 function describe(error: unknown): string {

@@ -86,6 +86,7 @@ for (const backend of backends) {
     let notifier: RecordingNotifier;
     let calls: CloudCall[];
     let service: RulesService;
+    let ecsGateway: AwsGateway;
 
     function build(options: { dryRun?: boolean } = {}) {
       calls = [];
@@ -95,6 +96,7 @@ for (const backend of backends) {
         sleep: async () => {},
         maxAttempts: 2,
       });
+      ecsGateway = gateway;
       ecs = mockClient(gateway.client(ECSClient, REGION));
       ecs.on(ListTasksCommand).resolves({ $metadata: {}, taskArns: [] });
       ecs.on(DescribeTaskDefinitionCommand).resolves(definition(12));
@@ -321,6 +323,53 @@ for (const backend of backends) {
       );
       // The notify action did not wait for the task: it ran on the first attempt, once.
       assert.equal(notifier.sent.filter((s) => s.message.title === 'Price list').length, 1);
+    });
+
+    it('an AWS refusal (AccessDenied) fails the run at once with an alert; a failure that is no AWS answer is retried', async () => {
+      // Prepare
+      ecs
+        .on(RunTaskCommand)
+        .rejects(
+          Object.assign(new Error('not authorized to perform: iam:PassRole'), {
+            name: 'AccessDeniedException',
+            $fault: 'client',
+            $metadata: { httpStatusCode: 400 },
+          }),
+        );
+      const flaky = new RecordingNotifier();
+      let failNotify = true;
+      flaky.notify = async (to, message, key) => {
+        if (failNotify && message.title === 'Price list')
+          throw new Error('connection terminated unexpectedly');
+        flaky.sent.push({ to, message, key });
+      };
+      const config = rulesConfig();
+      const withFlaky = new RulesService({
+        config: config.rules,
+        store,
+        gateway: ecsGateway,
+        notifier: flaky,
+        dryRun: false,
+        logger,
+      });
+
+      // Act
+      await assert.rejects(withFlaky.handle(sns()), /connection terminated/);
+      failNotify = false;
+      const second = await withFlaky.handle(sns());
+
+      // Assess
+      assert.deepEqual(
+        second.runs.map((r) => [r.kind, r.status, r.duplicate]),
+        [
+          ['runTask', 'failed', true],
+          ['notify', 'done', false],
+        ],
+      );
+      assert.equal(ecs.commandCalls(RunTaskCommand).length, 1);
+      const run = await store.get(second.runs[0]!.runId);
+      assert.match(run?.error ?? '', /AccessDeniedException: not authorized to perform: iam:PassRole/);
+      assert.equal(flaky.sent.filter((m) => m.key.endsWith(':failed')).length, 1);
     });
 
     it('a run still failing after 5 attempts is recorded as failed', async () => {
