@@ -327,15 +327,13 @@ for (const backend of backends) {
 
     it('an AWS refusal (AccessDenied) fails the run at once with an alert; a failure that is no AWS answer is retried', async () => {
       // Prepare
-      ecs
-        .on(RunTaskCommand)
-        .rejects(
-          Object.assign(new Error('not authorized to perform: iam:PassRole'), {
-            name: 'AccessDeniedException',
-            $fault: 'client',
-            $metadata: { httpStatusCode: 400 },
-          }),
-        );
+      ecs.on(RunTaskCommand).rejects(
+        Object.assign(new Error('not authorized to perform: iam:PassRole'), {
+          name: 'AccessDeniedException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
       const flaky = new RecordingNotifier();
       let failNotify = true;
       flaky.notify = async (to, message, key) => {
