@@ -175,7 +175,24 @@ describe('loadConfig', () => {
           readySeconds: 700,
         },
       },
+      clusters: ['pricing'],
+      taskDefinitions: {
+        pricechecker: {
+          revision: 3,
+          containers: [{ name: 'checker', exitCode: 0 }],
+          startSeconds: 15,
+          runSeconds: 45,
+        },
+      },
     });
+    assert.deepEqual(
+      config.rules.rules.map((r) => r.name),
+      ['price-list', 'ecs-task-failed'],
+    );
+    assert.deepEqual(config.rules.rules[0]?.match.topicArns, [
+      'arn:aws:sns:us-east-1:278350005181:price-list-api',
+    ]);
+    assert.equal(config.rules.tasks.pricing?.cluster, 'pricing');
   });
 });
 
