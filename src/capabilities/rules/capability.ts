@@ -5,7 +5,7 @@ import { Counter } from 'prom-client';
 import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import { rulesApi } from './api.ts';
-import { type RuleDelivery, toRuleEvent } from './events.ts';
+import { MalformedDeliveryError, type RuleDelivery, toRuleEvent } from './events.ts';
 import { rulesMigrations } from './migrations.ts';
 import type { ChatOrigin, RuleNotification, RuleNotifier } from './ports.ts';
 import { type HandleResult, RulesService } from './service.ts';
@@ -14,11 +14,20 @@ import { RulesStore } from './store.ts';
 /** The gateway source name the simulated ECS's events arrive under in demo mode. */
 export const SIMULATED_EVENTS_SOURCE = 'aws-events';
 
+/** What the gateway's worker calls for a stored delivery of a kind the rules take. */
+export interface RulesDeliveryHandler {
+  /** Resolves when handled (or never to be: a malformed body is logged and dropped); throws to be tried again. */
+  handle(delivery: RuleDelivery): Promise<undefined>;
+  gaveUp(delivery: RuleDelivery, error: unknown): Promise<void>;
+}
+
 export interface RulesCapability extends Capability {
   service: RulesService;
   store: RulesStore;
   /** Handles one stored delivery of an `sns` or `events` source (the gateway's inbox calls it). */
   handleDelivery(delivery: RuleDelivery): Promise<HandleResult>;
+  /** Registered on the gateway's worker for the source kinds rules take. */
+  deliveries: { sns: RulesDeliveryHandler; events: RulesDeliveryHandler };
 }
 
 export const rulesModule: CapabilityModule<RulesCapability> = {
@@ -42,6 +51,23 @@ export const rulesModule: CapabilityModule<RulesCapability> = {
       metrics: { run: (rule, action, outcome) => runs.inc({ rule, action, outcome }) },
     });
     const handleDelivery = (delivery: RuleDelivery) => service.handle(toRuleEvent(delivery));
+    const handler: RulesDeliveryHandler = {
+      async handle(delivery) {
+        try {
+          await handleDelivery(delivery);
+        } catch (error) {
+          if (!(error instanceof MalformedDeliveryError)) throw error;
+          host.logger.warn(
+            { err: error, delivery: delivery.key },
+            'a delivery rules cannot read was dropped',
+          );
+        }
+        return undefined;
+      },
+      async gaveUp(delivery, error) {
+        host.logger.error({ err: error, delivery: delivery.key }, 'rules gave up on a delivery');
+      },
+    };
 
     // Demo mode: the simulated ECS's task state changes, delivered as EventBridge would (at least once).
     let pump: NodeJS.Timeout | undefined;
@@ -74,6 +100,7 @@ export const rulesModule: CapabilityModule<RulesCapability> = {
       service,
       store,
       handleDelivery,
+      deliveries: { sns: handler, events: handler },
       api: rulesApi({ service, store }),
       start: async () => {
         if (!simulator || host.config.rules.rules.length === 0) return;

@@ -164,6 +164,40 @@ for (const backend of backends) {
       );
     });
 
+    it('the delivery handlers the gateway worker calls: a malformed body is dropped, an early STOPPED is retried', async () => {
+      // Act / Assess
+      assert.equal(
+        await rules.deliveries.sns.handle({
+          key: 'price-list:bad',
+          source: 'price-list',
+          kind: 'sns',
+          body: 'not json',
+          receivedAt: new Date(),
+        }),
+        undefined,
+      );
+      const early = JSON.stringify({
+        id: 'early-1',
+        source: 'aws.ecs',
+        'detail-type': 'ECS Task State Change',
+        detail: {
+          taskArn: 'arn:aws:ecs:us-east-1:000000000000:task/pricing/unknown',
+          lastStatus: 'STOPPED',
+          startedBy: 'chronops',
+        },
+      });
+      await assert.rejects(
+        rules.deliveries.events.handle({
+          key: 'aws-events:early-1',
+          source: 'aws-events',
+          kind: 'events',
+          body: early,
+          receivedAt: new Date(),
+        }),
+        { name: 'RunNotRecordedYet' },
+      );
+    });
+
     it('POST /api/rules/:name/run runs it now, once per Idempotency-Key', async () => {
       // Prepare
       const ask = () =>
