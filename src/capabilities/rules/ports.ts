@@ -15,8 +15,8 @@ export interface RuleNotification {
 /** Where a run started from chat reports back. */
 export interface ChatOrigin {
   platform: string;
-  /** What the chat mechanism needs to post in the thread (channel, thread ts, room …), opaque here. */
-  thread: Record<string, unknown>;
+  /** The chat's reply address (platform, channel, thread ts, the room's destination), opaque here. */
+  address: Record<string, unknown>;
   user: string;
 }
 

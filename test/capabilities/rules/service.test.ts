@@ -435,7 +435,11 @@ for (const backend of backends) {
 
     it('a run from chat reports its start and its end in the thread', async () => {
       // Prepare
-      const origin = { platform: 'slack', thread: { channel: 'C0123ABCD', ts: '1.2' }, user: 'U1' };
+      const origin = {
+        platform: 'slack',
+        address: { platform: 'slack', channel: 'C0123ABCD', threadTs: '1.2' },
+        user: 'U1',
+      };
 
       // Act
       const result = await service.runNow('price-list', {
@@ -449,10 +453,16 @@ for (const backend of backends) {
       // Assess
       assert.equal(result.runs[0]?.status, 'running');
       assert.deepEqual(
-        notifier.replies.map((r) => [r.origin.thread, r.message.title]),
+        notifier.replies.map((r) => [r.origin.address, r.message.title]),
         [
-          [{ channel: 'C0123ABCD', ts: '1.2' }, 'price-list: started task pricechecker:12 01234567'],
-          [{ channel: 'C0123ABCD', ts: '1.2' }, 'price-list: task pricechecker:12 01234567 finished'],
+          [
+            { platform: 'slack', channel: 'C0123ABCD', threadTs: '1.2' },
+            'price-list: started task pricechecker:12 01234567',
+          ],
+          [
+            { platform: 'slack', channel: 'C0123ABCD', threadTs: '1.2' },
+            'price-list: task pricechecker:12 01234567 finished',
+          ],
         ],
       );
       assert.equal((await store.byTaskArn(TASK_ARN))?.eventSummary, 'run requested by U1 (slack)');
