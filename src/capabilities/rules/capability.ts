@@ -2,6 +2,7 @@
 // and in demo mode the simulated ECS's task state changes fed in as EventBridge would deliver them.
 
 import { Counter } from 'prom-client';
+import type { DeliveryHandler } from '../../gateway/worker.ts';
 import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import { rulesApi } from './api.ts';
@@ -14,20 +15,13 @@ import { RulesStore } from './store.ts';
 /** The gateway source name the simulated ECS's events arrive under in demo mode. */
 export const SIMULATED_EVENTS_SOURCE = 'aws-events';
 
-/** What the gateway's worker calls for a stored delivery of a kind the rules take. */
-export interface RulesDeliveryHandler {
-  /** Resolves when handled (or never to be: a malformed body is logged and dropped); throws to be tried again. */
-  handle(delivery: RuleDelivery): Promise<undefined>;
-  gaveUp(delivery: RuleDelivery, error: unknown): Promise<void>;
-}
-
 export interface RulesCapability extends Capability {
   service: RulesService;
   store: RulesStore;
   /** Handles one stored delivery of an `sns` or `events` source (the gateway's inbox calls it). */
   handleDelivery(delivery: RuleDelivery): Promise<HandleResult>;
   /** Registered on the gateway's worker for the source kinds rules take. */
-  deliveries: { sns: RulesDeliveryHandler; events: RulesDeliveryHandler };
+  deliveries: { sns: DeliveryHandler; events: DeliveryHandler };
 }
 
 export const rulesModule: CapabilityModule<RulesCapability> = {
@@ -51,10 +45,17 @@ export const rulesModule: CapabilityModule<RulesCapability> = {
       metrics: { run: (rule, action, outcome) => runs.inc({ rule, action, outcome }) },
     });
     const handleDelivery = (delivery: RuleDelivery) => service.handle(toRuleEvent(delivery));
-    const handler: RulesDeliveryHandler = {
+    // Resolves when handled (or never to be: a malformed body is logged and dropped); throws to be tried again.
+    const handler: DeliveryHandler = {
       async handle(delivery) {
         try {
-          await handleDelivery(delivery);
+          await handleDelivery({
+            key: delivery.key,
+            source: delivery.source,
+            kind: delivery.kind === 'sns' ? 'sns' : 'events',
+            body: delivery.body,
+            receivedAt: delivery.receivedAt,
+          });
         } catch (error) {
           if (!(error instanceof MalformedDeliveryError)) throw error;
           host.logger.warn(

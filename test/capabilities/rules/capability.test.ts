@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RulesCapability } from '../../../src/capabilities/rules/capability.ts';
+import type { Delivery } from '../../../src/gateway/inbox-store.ts';
+import type { HandleContext } from '../../../src/gateway/worker.ts';
 import { parseConfig } from '../../../src/kernel/config.ts';
 import { backends, eventually, type Running, runChronops, simulatorSpec } from '../../support/harness.ts';
 import { snsBody, TOPIC } from './support.ts';
@@ -50,6 +52,25 @@ const spec = {
     },
   },
 };
+
+/** A stored delivery as the gateway's worker hands it over. */
+function delivery(key: string, source: string, kind: string, body: string): Delivery {
+  return {
+    id: 1,
+    key,
+    source,
+    kind,
+    type: 'test',
+    subtype: null,
+    body,
+    retryNum: null,
+    partitionKey: null,
+    topics: null,
+    attempts: 1,
+    receivedAt: new Date(),
+  };
+}
+const CTX: HandleContext = { reply: () => false, replyWanted: () => false, yieldToIngest: async () => {} };
 
 for (const backend of backends) {
   describe(`rules in a running chronops (${backend.name})`, () => {
@@ -167,13 +188,7 @@ for (const backend of backends) {
     it('the delivery handlers the gateway worker calls: a malformed body is dropped, an early STOPPED is retried', async () => {
       // Act / Assess
       assert.equal(
-        await rules.deliveries.sns.handle({
-          key: 'price-list:bad',
-          source: 'price-list',
-          kind: 'sns',
-          body: 'not json',
-          receivedAt: new Date(),
-        }),
+        await rules.deliveries.sns.handle(delivery('price-list:bad', 'price-list', 'sns', 'not json'), CTX),
         undefined,
       );
       const early = JSON.stringify({
@@ -187,13 +202,7 @@ for (const backend of backends) {
         },
       });
       await assert.rejects(
-        rules.deliveries.events.handle({
-          key: 'aws-events:early-1',
-          source: 'aws-events',
-          kind: 'events',
-          body: early,
-          receivedAt: new Date(),
-        }),
+        rules.deliveries.events.handle(delivery('aws-events:early-1', 'aws-events', 'events', early), CTX),
         { name: 'RunNotRecordedYet' },
       );
     });
