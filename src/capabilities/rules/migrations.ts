@@ -1,9 +1,8 @@
 import type { MigrationModule } from '../../store/migrations.ts';
 
 /**
- * Event rules' tables: one row per action a rule ran for one delivery (its id is derived from the delivery, the
- * rule and the action, so a redelivery finds the row instead of acting twice), and the dead letters of event
- * sources that cannot be stored (a poison SQS message).
+ * Event rules' table: one row per action a rule ran for one delivery (its id is derived from the delivery, the
+ * rule and the action, so a redelivery finds the row instead of acting twice).
  */
 export const rulesMigrations: MigrationModule = {
   module: 'rules',
@@ -43,16 +42,6 @@ export const rulesMigrations: MigrationModule = {
     CREATE INDEX rule_runs_created ON ${s}.rule_runs (created_at DESC);
     CREATE INDEX rule_runs_rule ON ${s}.rule_runs (rule, created_at DESC);
     CREATE INDEX rule_runs_open ON ${s}.rule_runs (status) WHERE status IN ('starting', 'running');
-    CREATE TABLE ${s}.rule_dead_letters (
-      id bigserial PRIMARY KEY,
-      source text NOT NULL,
-      message_id text NOT NULL,
-      receive_count integer NOT NULL,
-      reason text NOT NULL,
-      body text NOT NULL,
-      at timestamptz NOT NULL DEFAULT clock_timestamp(),
-      UNIQUE (source, message_id)
-    );
   `,
   ],
 };

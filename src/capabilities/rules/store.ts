@@ -1,4 +1,4 @@
-// Every read and write of the rules capability's tables (rule_runs, rule_dead_letters). SQL lives here only.
+// Every read and write of the rules capability's table (rule_runs). SQL lives here only.
 
 import type { Db } from '../../store/db.ts';
 import type { ActionKind } from './model.ts';
@@ -79,14 +79,6 @@ export interface StopRecord {
   containers: ContainerExit[];
   stopCode: string | null;
   stoppedReason: string | null;
-}
-
-export interface DeadLetter {
-  source: string;
-  messageId: string;
-  receiveCount: number;
-  reason: string;
-  body: string;
 }
 
 const COLS = `id, rule, action_index, kind, delivery_key, source, event_summary, event, origin, dry_run, status,
@@ -206,37 +198,6 @@ export class RulesStore {
           [limit],
         );
     return rows.map(toRun);
-  }
-
-  /** Keeps a message an event source could not store; a second record of the same message is ignored. */
-  async deadLetter(letter: DeadLetter): Promise<void> {
-    await this.#db.query(
-      `INSERT INTO ${this.#s}.rule_dead_letters (source, message_id, receive_count, reason, body)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, message_id) DO NOTHING`,
-      [letter.source, letter.messageId, letter.receiveCount, letter.reason, letter.body],
-    );
-  }
-
-  async deadLetters(limit = 50): Promise<Array<DeadLetter & { at: Date }>> {
-    const rows = await this.#db.query<{
-      source: string;
-      message_id: string;
-      receive_count: number;
-      reason: string;
-      body: string;
-      at: Date | string;
-    }>(
-      `SELECT source, message_id, receive_count, reason, body, at FROM ${this.#s}.rule_dead_letters ORDER BY id DESC LIMIT $1`,
-      [limit],
-    );
-    return rows.map((r) => ({
-      source: r.source,
-      messageId: r.message_id,
-      receiveCount: r.receive_count,
-      reason: r.reason,
-      body: r.body,
-      at: new Date(r.at),
-    }));
   }
 }
 
