@@ -11,16 +11,29 @@
 //             certificate's PEM text, parsed again at every message)
 //   chronops  SnsVerifier.verify(body, headers): JSON parse, type header, topic allow-list, message age, certificate
 //             URL, signature with the certificate's public key parsed once — what the SNS source runs before storing
+//   stored    the same verification, then each message stored in the gateway's inbox (gateway_inbox, key
+//             `<source>:<MessageId>`) on the embedded database (PGlite, file-backed, in a temporary directory)
+//             through the gateway's group commit with its settings; 200 messages in flight at once, as concurrent
+//             requests would be; a message counts once its row is committed. The rows are counted at the end.
 //
-// Environment: BENCH_MESSAGES (10000), BENCH_ROUNDS (3).
+// Environment: BENCH_MESSAGES (10000), BENCH_ROUNDS (3), BENCH_IN_FLIGHT (200).
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import SnsPayloadValidator from 'sns-payload-validator';
+import { type InboxItem, InboxStore } from '../src/gateway/inbox-store.ts';
 import { SnsVerifier } from '../src/gateway/sns.ts';
+import { migrationModules } from '../src/hosts/modules.ts';
+import { GroupCommit } from '../src/store/group-commit.ts';
+import { migrate } from '../src/store/migrations.ts';
+import { PgliteDb } from '../src/store/pglite-db.ts';
 import { signedNotification, snsFixture } from '../test/support/sns.ts';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 200);
 const TOPIC = 'arn:aws:sns:us-east-1:278350005181:price-list-api';
 
 function median(values: number[]): number {
@@ -35,7 +48,48 @@ async function timed(run: () => Promise<void>): Promise<number> {
   return (MESSAGES / (performance.now() - start)) * 1000;
 }
 
+/** Verify and store every body, IN_FLIGHT at a time; resolves when the last row is committed. */
+async function verifyAndStore(
+  bodies: string[],
+  verifier: SnsVerifier,
+  header: (name: string) => string | undefined,
+  commit: GroupCommit<InboxItem, undefined>,
+  round: number,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      const { envelope } = await verifier.verify(body, header);
+      await commit.submit({
+        key: `price-list:${round}:${envelope.MessageId}`,
+        source: 'price-list',
+        kind: 'sns',
+        type: 'Notification',
+        subtype: envelope.TopicArn,
+        body,
+        retryNum: null,
+        partitionKey: envelope.TopicArn,
+        topics: null,
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+}
+
 async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'chronops-bench-events-'));
+  const db = await PgliteDb.open(dir);
+  await migrate(db, 'chronops', migrationModules);
+  const inbox = new InboxStore(db, 'chronops');
+  // The gateway's own settings (src/gateway/wiring.ts).
+  const commit = new GroupCommit<InboxItem, undefined>(
+    async (items) => {
+      await inbox.accept(items);
+      return items.map(() => undefined);
+    },
+    { maxBatch: 500, gather: 'io', gatherTurns: 4 },
+  );
   const fixture = await snsFixture();
   try {
     for (const version of ['2', '1'] as const) {
@@ -57,7 +111,13 @@ async function main(): Promise<void> {
         await library.validate(JSON.parse(body));
         await verifier.verify(body, header);
       }
-      const rates: Record<'library' | 'chronops', number[]> = { library: [], chronops: [] };
+      await verifyAndStore(bodies.slice(0, 1000), verifier, header, commit, -1);
+      await db.query(`DELETE FROM chronops.gateway_inbox`);
+      const rates: Record<'library' | 'chronops' | 'stored', number[]> = {
+        library: [],
+        chronops: [],
+        stored: [],
+      };
       for (let round = 0; round < ROUNDS; round++) {
         rates.library.push(
           await timed(async () => {
@@ -70,9 +130,15 @@ async function main(): Promise<void> {
             for (const body of bodies) await verifier.verify(body, header);
           }),
         );
+        rates.stored.push(await timed(() => verifyAndStore(bodies, verifier, header, commit, round)));
       }
+      const [{ n: rows } = { n: 0 }] = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM chronops.gateway_inbox WHERE source = 'price-list'`,
+      );
+      await db.query(`DELETE FROM chronops.gateway_inbox`);
       const lib = median(rates.library);
       const ours = median(rates.chronops);
+      const stored = median(rates.stored);
       console.log(
         JSON.stringify({
           signatureVersion: version,
@@ -82,12 +148,21 @@ async function main(): Promise<void> {
           libraryPerSecond: Math.round(lib),
           chronopsVerifyPerSecond: Math.round(ours),
           ratio: Number((ours / lib).toFixed(2)),
-          allRounds: { library: rates.library.map(Math.round), chronops: rates.chronops.map(Math.round) },
+          verifiedAndStoredPerSecond: Math.round(stored),
+          storedVsLibraryAlone: Number((stored / lib).toFixed(2)),
+          rowsStored: rows,
+          allRounds: {
+            library: rates.library.map(Math.round),
+            chronops: rates.chronops.map(Math.round),
+            stored: rates.stored.map(Math.round),
+          },
         }),
       );
     }
   } finally {
     await fixture.close();
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
