@@ -376,6 +376,7 @@ export function parseConfig(
       ...file.resources.ec2.map((e, i) => [e.name, `resources.ec2[${i}]`] as const),
       ...file.resources.rds.map((e, i) => [e.name, `resources.rds[${i}]`] as const),
     ]),
+    new Set(Object.keys(file.notify.destinations)),
     issues,
   );
   issues.push(...envIssues);

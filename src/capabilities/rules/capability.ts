@@ -2,13 +2,14 @@
 // and in demo mode the simulated ECS's task state changes fed in as EventBridge would deliver them.
 
 import { Counter } from 'prom-client';
+import type { ReplyAddress } from '../../chat/port.ts';
 import type { DeliveryHandler } from '../../gateway/worker.ts';
 import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
-import type { Logger } from '../../kernel/logger.ts';
+import type { Notifier } from '../../notify/notifier.ts';
 import { rulesApi } from './api.ts';
 import { MalformedDeliveryError, type RuleDelivery, toRuleEvent } from './events.ts';
 import { rulesMigrations } from './migrations.ts';
-import type { ChatOrigin, RuleNotification, RuleNotifier } from './ports.ts';
+import type { RuleNotifier } from './ports.ts';
 import { type HandleResult, RulesService } from './service.ts';
 import { RulesStore } from './store.ts';
 
@@ -39,7 +40,7 @@ export const rulesModule: CapabilityModule<RulesCapability> = {
       config: host.config.rules,
       store,
       gateway: host.aws,
-      notifier: new LogNotifier(host.logger),
+      notifier: outboxNotifier(host.notifier),
       dryRun: host.config.dryRun,
       logger: host.logger,
       metrics: { run: (rule, action, outcome) => runs.inc({ rule, action, outcome }) },
@@ -122,22 +123,19 @@ export const rulesModule: CapabilityModule<RulesCapability> = {
   },
 };
 
-/** Until the one outbox is wired in: notifications go to the log, as the `console` destination would show them. */
-class LogNotifier implements RuleNotifier {
-  readonly #logger: Logger;
-  constructor(logger: Logger) {
-    this.#logger = logger;
-  }
-  has(destination: string): boolean {
-    return destination.length > 0;
-  }
-  async notify(destination: string, message: RuleNotification, key: string): Promise<void> {
-    this.#logger.info(
-      { destination, key, notification: message },
-      message.title ?? message.text ?? 'notification',
-    );
-  }
-  async reply(origin: ChatOrigin, message: RuleNotification, key: string): Promise<void> {
-    this.#logger.info({ origin: origin.platform, key, notification: message }, message.title ?? 'reply');
-  }
+/**
+ * The one outbox, as rules speak to it: messages to named destinations and answers in the chat thread a run
+ * started from, queued under keys that say what they are about (`rules:<run id>:<phase>`), so each is sent once.
+ */
+function outboxNotifier(notifier: Notifier): RuleNotifier {
+  return {
+    has: (destination) => notifier.has(destination),
+    notify: (destination, message, key) => notifier.send(destination, message, { key: `rules:${key}` }),
+    reply: (origin, message, key) =>
+      notifier.reply(
+        origin.address as unknown as ReplyAddress,
+        { notification: message },
+        { key: `rules:${key}` },
+      ),
+  };
 }

@@ -198,14 +198,22 @@ export type RuleFile = z.infer<Schemas['rule']>;
 
 /**
  * The rules and the task allow-list with cross-checks: unique names (`taken` holds the names of the other
- * resources and where they are), each runTask's entry and family on the allow-list. Problems go to `issues`.
+ * resources and where they are), each runTask's entry and family on the allow-list, each destination a notify
+ * destination of the config. Problems go to `issues`.
  */
 export function collectRules(
   tasks: TaskEntryFile[],
   rules: RuleFile[],
   taken: ReadonlyMap<string, string>,
+  destinations: ReadonlySet<string>,
   issues: FieldIssue[],
 ): RulesConfig {
+  const known = () => [...destinations].join(', ') || 'none; add notify.destinations';
+  const checkDestination = (field: string, name: string | undefined) => {
+    if (name !== undefined && !destinations.has(name)) {
+      issues.push({ field, message: `no notify destination "${name}" (configured: ${known()})` });
+    }
+  };
   const out: RulesConfig = { rules: [], tasks: {} };
   const seen = new Map(taken);
   tasks.forEach((entry, i) => {
@@ -240,6 +248,7 @@ export function collectRules(
       const field = `${at}.actions[${j}]`;
       if (a.runTask) {
         const r = a.runTask;
+        checkDestination(`${field}.runTask.report`, r.report);
         const target = out.tasks[r.task];
         const [, family = '', revision] = TASK_DEFINITION.exec(r.taskDefinition) ?? [];
         if (!target) {
@@ -275,6 +284,7 @@ export function collectRules(
         });
       } else if (a.notify) {
         const n = a.notify;
+        checkDestination(`${field}.notify.to`, n.to);
         actions.push({
           kind: 'notify',
           to: n.to,

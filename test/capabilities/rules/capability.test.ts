@@ -10,6 +10,7 @@ import { snsBody, TOPIC } from './support.ts';
 const config = parseConfig(
   {
     dryRun: true,
+    notify: { destinations: { console: { kind: 'console' } } },
     resources: {
       tasks: [
         { name: 'pricing', cluster: 'pricing', region: 'us-east-1', taskDefinitions: ['pricechecker'] },

@@ -19,6 +19,7 @@ function file(overrides: { tasks?: unknown; rules?: unknown } = {}): Record<stri
         },
       ],
     },
+    notify: { destinations: { ops: { kind: 'console' } } },
     rules: overrides.rules ?? [
       {
         name: 'price-list',
@@ -220,6 +221,32 @@ describe('rules config', () => {
         },
       ],
     );
+  });
+
+  it('refuses a destination that is not a notify destination of the config', () => {
+    const raw = ruleWith({
+      actions: [
+        {
+          runTask: {
+            task: 'pricing',
+            taskDefinition: 'pricechecker',
+            subnets: ['subnet-0123456789abcdef0'],
+            report: 'pager',
+          },
+        },
+        { notify: { to: 'slack-ops', text: 'x' } },
+      ],
+    });
+    assert.deepEqual(issuesOf(file(raw)), [
+      {
+        field: 'rules[0].actions[0].runTask.report',
+        message: 'no notify destination "pager" (configured: ops)',
+      },
+      {
+        field: 'rules[0].actions[1].notify.to',
+        message: 'no notify destination "slack-ops" (configured: ops)',
+      },
+    ]);
   });
 
   it('refuses bad ids: subnet, security group, container, environment name', () => {

@@ -12,6 +12,7 @@ const KEY = 'events-api-key-0f3c2a9b';
 const config = parseConfig(
   {
     dryRun: true,
+    notify: { destinations: { console: { kind: 'console' } } },
     resources: {
       tasks: [
         { name: 'pricing', cluster: 'pricing', region: 'us-east-1', taskDefinitions: ['pricechecker'] },

@@ -15,6 +15,7 @@ export function rulesConfig(patch: { rule?: Record<string, unknown>; dryRun?: bo
   return parseConfig(
     {
       dryRun: patch.dryRun ?? false,
+      notify: { destinations: { ops: { kind: 'console' } } },
       resources: {
         tasks: [{ name: 'pricing', cluster: 'pricing', region: REGION, taskDefinitions: ['pricechecker'] }],
       },
