@@ -7,6 +7,7 @@ import type { DeliveryHandler } from '../../gateway/worker.ts';
 import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
 import type { Notifier } from '../../notify/notifier.ts';
 import { rulesApi } from './api.ts';
+import { registerRulesCommands } from './commands.ts';
 import { MalformedDeliveryError, type RuleDelivery, toRuleEvent } from './events.ts';
 import { rulesMigrations } from './migrations.ts';
 import type { RuleNotifier } from './ports.ts';
@@ -103,6 +104,9 @@ export const rulesModule: CapabilityModule<RulesCapability> = {
       store,
       handleDelivery,
       deliveries: { sns: handler, events: handler },
+      commands: (router) => {
+        registerRulesCommands(router, service);
+      },
       api: rulesApi({ service, store }),
       start: async () => {
         if (!simulator || host.config.rules.rules.length === 0) return;

@@ -437,7 +437,7 @@ export class RulesService {
     try {
       if (run.reportTo && this.#o.notifier.has(run.reportTo))
         await this.#o.notifier.notify(run.reportTo, message, key);
-      if (run.origin) await this.#o.notifier.reply(run.origin, message, key);
+      if (run.origin) await this.#o.notifier.reply(run.origin, message, `${key}:thread`);
     } catch (error) {
       this.#o.logger.error({ err: error, run: run.id }, 'could not queue the report of a rule run');
     }

@@ -5,6 +5,7 @@ import type { Delivery } from '../../../src/gateway/inbox-store.ts';
 import type { HandleContext } from '../../../src/gateway/worker.ts';
 import { parseConfig } from '../../../src/kernel/config.ts';
 import { backends, eventually, type Running, runChronops, simulatorSpec } from '../../support/harness.ts';
+import { openSse } from '../../support/sse.ts';
 import { snsBody, TOPIC } from './support.ts';
 
 const config = parseConfig(
@@ -206,6 +207,55 @@ for (const backend of backends) {
         rules.deliveries.events.handle(delivery('aws-events:early-1', 'aws-events', 'events', early), CTX),
         { name: 'RunNotRecordedYet' },
       );
+    });
+
+    it('from chat (the console door): rules list, and rules run reports its start and its task’s end in the thread', async () => {
+      // Prepare
+      const thread = '1795324121.000100';
+      const stream = await openSse(`${chronops.url}/api/live`);
+      await stream.next((e) => e.event === 'hello');
+      const say = async (ts: string, text: string) => {
+        const response = await chronops.app.request('/api/console', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ thread, ts, text }),
+        });
+        return {
+          status: response.status,
+          body: (await response.json()) as { replies: Array<{ text: string }> },
+        };
+      };
+
+      try {
+        // Act
+        const list = await say('1795324122.000100', 'rules list');
+        const ran = await say('1795324123.000100', 'rules run price-list');
+        const again = await say('1795324123.000100', 'rules run price-list');
+        const typo = await say('1795324124.000100', 'rules run price-lsit');
+        const ended = await stream.next(
+          (e) =>
+            e.event === 'console' &&
+            /task pricechecker:12 [0-9a-f]{8} finished/.test(e.data) &&
+            JSON.parse(e.data).threadTs === thread,
+        );
+
+        // Assess
+        assert.equal(list.status, 200);
+        assert.match(
+          list.body.replies[0]!.text,
+          /price-list\*: runTask pricechecker \(latest ACTIVE\) on pricing/,
+        );
+        assert.match(
+          ran.body.replies[0]!.text,
+          /^Running \*price-list\*: runTask running\. I will say here how it ends\.$/,
+        );
+        assert.match(again.body.replies[0]!.text, /already ran for this message/);
+        assert.match(typo.body.replies[0]!.text, /price-list/);
+        assert.equal(JSON.parse(ended.data).threadTs, thread);
+        assert.match(ended.data, /Exit codes/);
+      } finally {
+        stream.close();
+      }
     });
 
     it('POST /api/rules/:name/run runs it now, once per Idempotency-Key', async () => {
