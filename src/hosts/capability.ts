@@ -12,6 +12,7 @@ import type { EventBus } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import type { Notifier } from '../notify/notifier.ts';
+import type { ServiceCaller } from '../services/caller.ts';
 import type { Db } from '../store/db.ts';
 import type { MigrationModule } from '../store/migrations.ts';
 import type { TimerHandler, TimerScheduler } from '../timers/port.ts';
@@ -33,6 +34,11 @@ export interface HostContext {
   logger: Logger;
   /** The one outbox: notifications to named destinations and answers in chat threads (src/notify/notifier.ts). */
   notifier: Notifier;
+  /**
+   * The one caller of the team's services (`services:`): signed, timed out, limited per service, audited
+   * (src/services/caller.ts).
+   */
+  services: ServiceCaller;
   /** Poll interval for tests (short); undefined in production. */
   pollMs?: number;
 }

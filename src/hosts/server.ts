@@ -20,6 +20,7 @@ import { createLogger, type Logger } from '../kernel/logger.ts';
 import { Metrics } from '../kernel/metrics.ts';
 import { notifyApi } from '../notify/api.ts';
 import { Notifier } from '../notify/notifier.ts';
+import { ServiceCaller } from '../services/caller.ts';
 import type { Db } from '../store/db.ts';
 import { migrate } from '../store/migrations.ts';
 import { PgliteDb } from '../store/pglite-db.ts';
@@ -73,6 +74,8 @@ export interface Chronops {
   chat: Chat;
   /** Queues notifications to named destinations and answers in chat threads (the one outbox). */
   notifier: Notifier;
+  /** The one caller of the team's services. */
+  services: ServiceCaller;
   close(): Promise<void>;
 }
 
@@ -152,6 +155,8 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       destinations: config.notify.destinations,
       onQueued: () => wakeOutbox(),
     });
+    const services = new ServiceCaller({ services: config.services, db, schema, logger });
+    cleanups.push(() => services.idle());
     const host: HostContext = {
       config,
       db,
@@ -163,6 +168,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       metrics,
       logger,
       notifier,
+      services,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
     };
     capacity = await capacityModule.create(host);
@@ -291,6 +297,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       gateway: webhooks,
       chat,
       notifier,
+      services,
       close: () => {
         closing ??= (async () => {
           for (const cleanup of cleanups)

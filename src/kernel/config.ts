@@ -28,6 +28,7 @@ import {
   sourcesSchema,
 } from '../gateway/config.ts';
 import { checkReplyTo, type NotifyConfig, notifySchema, resolveNotify } from '../notify/config.ts';
+import { resolveServices, type ServiceConfig, serviceEntrySchema } from '../services/config.ts';
 import { ConfigError, type FieldIssue } from './errors.ts';
 import { isValidZone } from './time.ts';
 
@@ -65,6 +66,8 @@ export interface Config {
   kafka?: KafkaConfig;
   /** Named destinations of the outbox (Teams, Slack and JANDI webhooks, Slack channels, the console). */
   notify: NotifyConfig;
+  /** The team's services chronops may call (HTTP jobs, rules' http action), by name (src/services/config.ts). */
+  services: Record<string, ServiceConfig>;
   /** Chat from JANDI rooms and Teams channels: who may run which command (src/chat/config.ts). */
   jandi: RoomChatConfig;
   teams: RoomChatConfig;
@@ -247,6 +250,7 @@ function configFileSchema(envRegion: string | undefined) {
     sources: sourcesSchema,
     kafka: kafkaSchema,
     notify: notifySchema(),
+    services: z.array(serviceEntrySchema(), required('must be a list')).default([]),
     jandi: roomChatSchema(),
     teams: roomChatSchema(),
   });
@@ -388,6 +392,7 @@ export function parseConfig(
   const kafka = resolveKafka(file.kafka, ['slack', ...file.sources.map((s) => s.name)], env, issues);
   const notify = resolveNotify(file.notify, env, issues, { slackEnabled: slack.enabled });
   checkReplyTo(file.sources, notify.notify.destinations, issues);
+  const services = resolveServices(file.services, env, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     timezone: file.timezone,
@@ -410,6 +415,7 @@ export function parseConfig(
     sources,
     ...(kafka.kafka ? { kafka: kafka.kafka } : {}),
     notify: notify.notify,
+    services: services.services,
     jandi: { permissions: { ...file.jandi.permissions } },
     teams: { permissions: { ...file.teams.permissions } },
     secrets: [
@@ -418,6 +424,7 @@ export function parseConfig(
       ...sources.secrets,
       ...kafka.secrets,
       ...notify.secrets,
+      ...services.secrets,
     ],
   };
 }

@@ -1,0 +1,280 @@
+// The one caller of a team's registered services (`services:` in the config). HTTP jobs and the event rules'
+// `http` action both call through it, so every call is sent the same way:
+//
+// - the service's base URL and default headers (secrets from the environment, never logged or stored);
+// - `Idempotency-Key` (a job run's id: the same on every retry of the run), `X-Chronops-Job`, `X-Chronops-Run`;
+// - `X-Chronops-Timestamp` + `X-Chronops-Signature` (HMAC-SHA256 over "<timestamp>.<body>" with the service's
+//   secret, src/services/signature.ts) so that the service can check the call is chronops';
+// - a timeout (the service's, or the caller's), at most `concurrency` calls in flight per service;
+// - the answer read and classified: 2xx with the result contract (src/services/contract.ts), 2xx without it,
+//   non-2xx, timeout, connection error;
+// - one audit record per call (service, method, path, status, duration, job, run — never a header value).
+
+import type { Logger } from '../kernel/logger.ts';
+import type { Db } from '../store/db.ts';
+import { GroupCommit } from '../store/group-commit.ts';
+import type { ServiceConfig } from './config.ts';
+import { type JobResult, parseResult } from './contract.ts';
+import { ServiceLimiter } from './limiter.ts';
+import { signatureHeaders } from './signature.ts';
+
+export interface ServiceRequest {
+  method: string;
+  /** Appended to the service's base URL; must start with "/". */
+  path: string;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Besides the service's defaults (these win over them, chronops' own headers over both). */
+  headers?: Record<string, string>;
+}
+
+export interface CallOptions {
+  /** Idempotency-Key: the same on every retry of one piece of work. */
+  idempotencyKey: string;
+  job?: string;
+  run?: string;
+  /** Overrides the service's timeout. */
+  timeoutMs?: number;
+  /** Extra headers chronops adds (callback URL and token of a callback job). */
+  extraHeaders?: Record<string, string>;
+  /** Who asked, for the audit (`chronops` for scheduled work). */
+  actor?: string;
+  signal?: AbortSignal;
+  /** Told when the request leaves (after the concurrency limit let it through): dispatch lateness. */
+  onSent?(at: Date): void;
+}
+
+export type CallOutcome = 'ok' | 'http-error' | 'timeout' | 'connection' | 'aborted';
+
+export interface ServiceAnswer {
+  ok: boolean;
+  outcome: CallOutcome;
+  status?: number;
+  /** One line for a run history: `200 in 120 ms`, `timeout after 30 s`, `connection refused`. */
+  summary: string;
+  sentAt: Date;
+  durationMs: number;
+  /** The answer's body, cut to `MAX_BODY` characters. */
+  body?: string;
+  /** The result contract, when a 2xx answer carries it. */
+  result?: JobResult;
+}
+
+/** Kept of an answer's body (for the run history and a non-contract success). */
+export const MAX_BODY = 16_384;
+
+export class ServiceCallError extends Error {
+  override readonly name = 'ServiceCallError';
+}
+
+export interface ServiceCallerOptions {
+  services: Record<string, ServiceConfig>;
+  /** The audit table's database and schema; without, calls are not audited (unit tests of the wire format). */
+  db?: Db;
+  schema?: string;
+  logger?: Logger;
+  /** The per-service limit; default: one per process. */
+  limiter?: ServiceLimiter;
+  fetch?: typeof fetch;
+  now?: () => Date;
+}
+
+interface AuditItem {
+  actor: string;
+  target: string;
+  outcome: string;
+  details: Record<string, unknown>;
+}
+
+export class ServiceCaller {
+  readonly #o: ServiceCallerOptions;
+  readonly #limiter: ServiceLimiter;
+  readonly #audit: GroupCommit<AuditItem, void> | undefined;
+  readonly #now: () => Date;
+
+  constructor(options: ServiceCallerOptions) {
+    this.#o = options;
+    this.#now = options.now ?? (() => new Date());
+    this.#limiter = options.limiter ?? new ServiceLimiter();
+    const { db, schema } = options;
+    if (db && schema) {
+      if (!/^[a-z_][a-z0-9_]{0,50}$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+      this.#audit = new GroupCommit<AuditItem, void>(
+        async (items) => {
+          await db.query(
+            `INSERT INTO ${schema}.audit (actor, source, action, target, outcome, details)
+             SELECT x.actor, 'service', 'service.call', x.target, x.outcome, x.details
+             FROM jsonb_to_recordset($1::jsonb) AS x(actor text, target text, outcome text, details jsonb)`,
+            [JSON.stringify(items)],
+          );
+          return items.map(() => undefined);
+        },
+        { maxBatch: 500, gather: 'io' },
+      );
+    }
+  }
+
+  has(service: string): boolean {
+    return service in this.#o.services;
+  }
+
+  names(): string[] {
+    return Object.keys(this.#o.services);
+  }
+
+  service(name: string): ServiceConfig | undefined {
+    return this.#o.services[name];
+  }
+
+  get limiter(): ServiceLimiter {
+    return this.#limiter;
+  }
+
+  /**
+   * Calls `service`. Never throws for what the service or the network did (that is the answer's `outcome`);
+   * throws ServiceCallError for a call that cannot be made (unknown service, bad path).
+   */
+  async call(
+    service: string,
+    request: ServiceRequest,
+    options: CallOptions | string,
+  ): Promise<ServiceAnswer> {
+    const o: CallOptions = typeof options === 'string' ? { idempotencyKey: options } : options;
+    const config = this.#o.services[service];
+    if (!config) {
+      throw new ServiceCallError(
+        `no service named "${service}" (services: ${this.names().join(', ') || 'none'})`,
+      );
+    }
+    const url = urlOf(config, request.path);
+    const method = request.method.toUpperCase();
+    const body =
+      request.body === undefined || method === 'GET' || method === 'HEAD' ? '' : JSON.stringify(request.body);
+    const timeoutMs = o.timeoutMs ?? config.timeoutSeconds * 1000;
+    const release = await this.#limiter.acquire(service, config.concurrency, o.signal);
+    let answer: ServiceAnswer;
+    try {
+      answer = await this.#send(config, url, method, body, request.headers ?? {}, o, timeoutMs);
+    } finally {
+      release();
+    }
+    await this.#audit
+      ?.submit({
+        actor: o.actor ?? 'chronops',
+        target: `${service} ${method} ${request.path}`,
+        outcome: answer.outcome === 'http-error' ? `http-${answer.status}` : answer.outcome,
+        details: {
+          status: answer.status ?? null,
+          durationMs: answer.durationMs,
+          idempotencyKey: o.idempotencyKey,
+          ...(o.job ? { job: o.job } : {}),
+          ...(o.run ? { run: o.run } : {}),
+          summary: answer.summary,
+        },
+      })
+      .catch((error: unknown) =>
+        this.#o.logger?.error({ err: error, service }, 'service call: audit failed'),
+      );
+    return answer;
+  }
+
+  async #send(
+    config: ServiceConfig,
+    url: string,
+    method: string,
+    body: string,
+    headers: Record<string, string>,
+    o: CallOptions,
+    timeoutMs: number,
+  ): Promise<ServiceAnswer> {
+    const sentAt = this.#now();
+    const all: Record<string, string> = {
+      ...config.headers,
+      ...headers,
+      ...(body ? { 'Content-Type': 'application/json' } : {}),
+      'Idempotency-Key': o.idempotencyKey,
+      ...(o.job ? { 'X-Chronops-Job': o.job } : {}),
+      ...(o.run ? { 'X-Chronops-Run': o.run } : {}),
+      ...o.extraHeaders,
+      ...(config.secret ? signatureHeaders(config.secret, body, sentAt) : {}),
+    };
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    const fetchFn = this.#o.fetch ?? fetch;
+    try {
+      const pending = fetchFn(url, { method, headers: all, ...(body ? { body } : {}), signal });
+      o.onSent?.(sentAt);
+      const response = await pending;
+      const text = await response.text();
+      const durationMs = elapsed();
+      const kept = text.length > MAX_BODY ? text.slice(0, MAX_BODY) : text;
+      if (!response.ok) {
+        return {
+          ok: false,
+          outcome: 'http-error',
+          status: response.status,
+          summary: `${response.status} in ${durationMs} ms`,
+          sentAt,
+          durationMs,
+          body: kept,
+        };
+      }
+      const result = parseResult(text);
+      return {
+        ok: true,
+        outcome: 'ok',
+        status: response.status,
+        summary: `${response.status} in ${durationMs} ms${result ? '' : ' (no result contract)'}`,
+        sentAt,
+        durationMs,
+        body: kept,
+        ...(result ? { result } : {}),
+      };
+    } catch (error) {
+      const durationMs = elapsed();
+      if (timeout.aborted) {
+        return {
+          ok: false,
+          outcome: 'timeout',
+          summary: `timeout after ${formatSeconds(timeoutMs)}`,
+          sentAt,
+          durationMs,
+        };
+      }
+      if (o.signal?.aborted) {
+        return { ok: false, outcome: 'aborted', summary: 'aborted (chronops stopping)', sentAt, durationMs };
+      }
+      return { ok: false, outcome: 'connection', summary: connectionText(error), sentAt, durationMs };
+    }
+  }
+
+  /** Waits for audit records still being written. */
+  async idle(): Promise<void> {
+    await this.#audit?.idle();
+  }
+}
+
+/** The service's base URL + path; a path that would leave the service (another host, `..`) is refused. */
+export function urlOf(config: ServiceConfig, path: string): string {
+  if (!path.startsWith('/') || path.startsWith('//') || /(^|\/)\.\.?(\/|$)/.test(path.split('?')[0]!)) {
+    throw new ServiceCallError(`path "${path}" must start with "/" and stay inside the service`);
+  }
+  const url = new URL(config.baseUrl + path);
+  const base = new URL(config.baseUrl);
+  if (url.origin !== base.origin) throw new ServiceCallError(`path "${path}" leaves ${config.name}`);
+  return url.toString();
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function connectionText(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  if (cause?.code === 'ECONNREFUSED') return 'connection refused';
+  if (cause?.code === 'ENOTFOUND') return 'host not found';
+  if (cause?.code === 'ECONNRESET' || cause?.code === 'UND_ERR_SOCKET') return 'connection reset';
+  return `connection error: ${cause?.code ?? cause?.message ?? (error as Error).message}`;
+}
