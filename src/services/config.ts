@@ -127,8 +127,7 @@ export function resolveServices(
       if (!hasEnvRef(entry.secret)) {
         issues.push({
           field: `${field}.secret`,
-          message:
-            `must name an environment variable, e.g. '\${CMS_SIGNING_SECRET}' (a secret is not kept in the file)`,
+          message: `must name an environment variable, e.g. '\${CMS_SIGNING_SECRET}' (a secret is not kept in the file)`,
         });
       } else {
         secret = resolveEnvRefs(entry.secret, env, `${field}.secret`, issues);

@@ -191,7 +191,7 @@ for (const backend of backends) {
       assert.equal(call.headers['x-chronops-job'], 'leave-status');
       assert.equal(call.headers['x-chronops-run'], 'run-1');
       assert.equal(call.headers['content-type'], 'application/json');
-      assert.equal(call.signed, true, call.signatureProblem);
+      assert.equal(call.signed, true, call.signatureProblem ?? 'signed');
       assert.equal(answer.ok, true);
       assert.equal(answer.status, 200);
       assert.deepEqual(answer.result, {
