@@ -39,6 +39,11 @@ export interface HostContext {
    * (src/services/caller.ts).
    */
   services: ServiceCaller;
+  /**
+   * Resolves with the server's URL once it answers HTTP (undefined when it does not listen). Capabilities start
+   * before the server listens: work that calls chronops itself (the demo's services) waits for this.
+   */
+  listening: Promise<string | undefined>;
   /** Poll interval for tests (short); undefined in production. */
   pollMs?: number;
 }

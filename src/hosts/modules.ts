@@ -2,6 +2,7 @@
 // each capability beside capacity windows is ONE line in `capabilities` (capacity windows is created by the host
 // directly, because the doors — HTTP API, chat, page — use its service).
 import { capacityMigrations } from '../capabilities/capacity/migrations.ts';
+import { jobsModule } from '../capabilities/jobs/capability.ts';
 import { rulesModule } from '../capabilities/rules/capability.ts';
 import { chatMigrations } from '../chat/migrations.ts';
 import { gatewayMigrations } from '../gateway/migrations.ts';
@@ -10,7 +11,7 @@ import type { MigrationModule } from '../store/migrations.ts';
 import { timersMigrations } from '../timers/migrations.ts';
 import type { CapabilityModule } from './capability.ts';
 
-export const capabilities: readonly CapabilityModule[] = [rulesModule];
+export const capabilities: readonly CapabilityModule[] = [rulesModule, jobsModule];
 
 /** In the order their tables are created. */
 export const migrationModules: readonly MigrationModule[] = [

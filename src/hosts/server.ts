@@ -156,6 +156,14 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       onQueued: () => wakeOutbox(),
     });
     const services = new ServiceCaller({ services: config.services, db, schema, logger });
+    let resolveListening: (url: string | undefined) => void = () => {};
+    const listening = {
+      promise: new Promise<string | undefined>((resolve) => {
+        resolveListening = resolve;
+      }),
+      resolve: (url: string | undefined) => resolveListening(url),
+    };
+    cleanups.push(async () => listening.resolve(undefined));
     cleanups.push(() => services.idle());
     const host: HostContext = {
       config,
@@ -169,6 +177,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       logger,
       notifier,
       services,
+      listening: listening.promise,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
     };
     capacity = await capacityModule.create(host);
@@ -278,6 +287,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       const port = typeof address === 'object' && address ? address.port : config.server.port;
       url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
     }
+    listening.resolve(url || undefined);
     let closing: Promise<void> | undefined;
     return {
       app,

@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { AuroraResource, EcsResource, Resource, ResourceKind } from '../capabilities/capacity/model.ts';
 import { parseProductThread } from '../capabilities/capacity/thread-parser.ts';
+import { collectJobs, type JobsConfig, jobEntrySchema } from '../capabilities/jobs/config.ts';
 import {
   collectPower,
   type PowerConfig,
@@ -68,6 +69,8 @@ export interface Config {
   notify: NotifyConfig;
   /** The team's services chronops may call (HTTP jobs, rules' http action), by name (src/services/config.ts). */
   services: Record<string, ServiceConfig>;
+  /** Scheduled HTTP jobs calling those services (src/capabilities/jobs/config.ts). */
+  jobs: JobsConfig;
   /** Chat from JANDI rooms and Teams channels: who may run which command (src/chat/config.ts). */
   jandi: RoomChatConfig;
   teams: RoomChatConfig;
@@ -251,6 +254,7 @@ function configFileSchema(envRegion: string | undefined) {
     kafka: kafkaSchema,
     notify: notifySchema(),
     services: z.array(serviceEntrySchema(), required('must be a list')).default([]),
+    jobs: z.array(jobEntrySchema(), required('must be a list')).default([]),
     jandi: roomChatSchema(),
     teams: roomChatSchema(),
   });
@@ -393,6 +397,16 @@ export function parseConfig(
   const notify = resolveNotify(file.notify, env, issues, { slackEnabled: slack.enabled });
   checkReplyTo(file.sources, notify.notify.destinations, issues);
   const services = resolveServices(file.services, env, issues);
+  const jobs = collectJobs(
+    file.jobs,
+    {
+      services: new Set(file.services.map((s) => s.name)),
+      destinations: new Set(Object.keys(file.notify.destinations)),
+      timezone: file.timezone,
+      kafka: kafka.kafka !== undefined,
+    },
+    issues,
+  );
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     timezone: file.timezone,
@@ -416,6 +430,7 @@ export function parseConfig(
     ...(kafka.kafka ? { kafka: kafka.kafka } : {}),
     notify: notify.notify,
     services: services.services,
+    jobs,
     jandi: { permissions: { ...file.jandi.permissions } },
     teams: { permissions: { ...file.teams.permissions } },
     secrets: [

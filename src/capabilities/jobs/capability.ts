@@ -1,0 +1,90 @@
+// HTTP jobs as the host runs them: their tables, their two timer kinds on the one loop, the service that fires
+// them through the one service caller and reports through the one outbox, the API, the chat commands, metrics.
+import { Counter, Histogram } from 'prom-client';
+import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
+import { jobsApi } from './api.ts';
+import { registerJobsCommands } from './commands.ts';
+import { jobsMigrations } from './migrations.ts';
+import { JobsService } from './service.ts';
+import { JobsStore } from './store.ts';
+
+export interface JobsCapability extends Capability {
+  service: JobsService;
+  store: JobsStore;
+}
+
+export const jobsModule: CapabilityModule<JobsCapability> = {
+  name: 'jobs',
+  migrations: jobsMigrations,
+  create(host) {
+    const store = new JobsStore(host.db, host.schema);
+    const registers = [host.metrics.registry];
+    const runs = new Counter({
+      name: 'chronops_job_runs_total',
+      help: 'HTTP job runs by job and status (success, partial, failed, retrying, missed, skipped)',
+      labelNames: ['job', 'status'] as const,
+      registers,
+    });
+    const durations = new Histogram({
+      name: 'chronops_job_run_duration_seconds',
+      help: 'Duration of one call of an HTTP job (request sent to answer read)',
+      labelNames: ['job'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
+    const lateness = new Histogram({
+      name: 'chronops_job_lateness_seconds',
+      help: 'Delay between an HTTP job run being due and its request being sent',
+      labelNames: ['job'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60],
+      registers,
+    });
+    let base: string | undefined;
+    const publicUrl = process.env.CHRONOPS_PUBLIC_URL?.replace(/\/+$/, '');
+    void host.listening.then((url) => {
+      base = publicUrl ?? url;
+    });
+    const service = new JobsService({
+      store,
+      timers: host.timers,
+      services: host.services,
+      notifier: { send: (to, message, key) => host.notifier.send(to, message, { key }) },
+      jobs: host.config.jobs.jobs,
+      node: host.node,
+      logger: host.logger,
+      ready: host.listening,
+      runUrl: (id) => (base ? `${base}/#jobs/runs/${id}` : undefined),
+      metrics: {
+        run: (job, status) => runs.inc({ job, status }),
+        duration: (job, seconds) => durations.observe({ job }, seconds),
+        lateness: (job, seconds) => lateness.observe({ job }, seconds),
+      },
+    });
+    let sweeper: NodeJS.Timeout | undefined;
+    return {
+      service,
+      store,
+      timers: service.timerHandlers(),
+      api: jobsApi(service),
+      commands: (router) => {
+        registerJobsCommands(router, service);
+      },
+      start: async () => {
+        await service.sync();
+        sweeper = setInterval(
+          () => {
+            service
+              .sweep()
+              .catch((error: unknown) => host.logger.error({ err: error }, 'jobs: sweep failed'));
+          },
+          Math.max(1000, (host.pollMs ?? 1000) * 30),
+        );
+        sweeper.unref();
+      },
+      stop: async () => {
+        if (sweeper) clearInterval(sweeper);
+        await store.idle();
+      },
+    };
+  },
+};

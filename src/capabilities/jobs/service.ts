@@ -1,0 +1,500 @@
+// HTTP jobs' use cases: keep the jobs table in step with the config, fire what is due, run a job now, pause and
+// resume, and carry out a run (call the service, retry, record, report).
+//
+// Dispatch is batched: the timer loop holds ONE row per distinct due time (kind `jobs.due`, key = that time), not
+// one per job. Its fire locks every job due by now in one statement, writes their runs in one statement, moves
+// their next due times in one statement, and then sends every call at once (each service's concurrency limit
+// holds). A thousand jobs due in the same minute are one claim, three statements and a thousand requests — the
+// earlier design (one timer row and one pg-boss job per run) was late by 1.8 s at p99 (docs/benchmarks.md).
+//
+// A run that is started on its own (run now, a queued run whose turn came, a retry after its backoff) is one
+// timer row of kind `jobs.start` keyed by the run.
+
+import { randomUUID } from 'node:crypto';
+import { ConflictError, NotFoundError } from '../../kernel/errors.ts';
+import type { Logger } from '../../kernel/logger.ts';
+import type { Notification } from '../../notify/notification.ts';
+import type { ServiceAnswer, ServiceCaller } from '../../services/caller.ts';
+import type {
+  FiredTimer,
+  Queryable,
+  TimerHandler,
+  TimerRunContext,
+  TimerScheduler,
+} from '../../timers/port.ts';
+import {
+  backoffMs,
+  CATCH_UP_AFTER_MS,
+  dueOccurrences,
+  firstDue,
+  type JobSpec,
+  nextDue,
+  outcomeOf,
+  type RunStatus,
+  runIdOf,
+} from './model.ts';
+import { runNotification } from './report.ts';
+import type { JobRow, JobsStore, NewRun, RunRecord } from './store.ts';
+
+export const DUE_KIND = 'jobs.due';
+export const START_KIND = 'jobs.start';
+
+export interface JobsMetrics {
+  run(job: string, status: RunStatus): void;
+  duration(job: string, seconds: number): void;
+  lateness(job: string, seconds: number): void;
+}
+
+export interface JobsNotifier {
+  send(to: string, notification: Notification, key: string): Promise<void>;
+}
+
+export interface JobsServiceOptions {
+  store: JobsStore;
+  timers: TimerScheduler;
+  services: ServiceCaller;
+  notifier: JobsNotifier;
+  jobs: JobSpec[];
+  node: string;
+  logger: Logger;
+  metrics: JobsMetrics;
+  /** Resolves when the server answers HTTP (a job calling chronops' own demo service must find it up). */
+  ready?: Promise<unknown>;
+  /** The page's address of a run, for notifications. */
+  runUrl?(id: string): string | undefined;
+  now?: () => Date;
+}
+
+export interface JobView {
+  name: string;
+  spec: JobSpec;
+  origin: 'config' | 'api';
+  paused: boolean;
+  nextDueAt: Date | null;
+  lastRun: RunRecord | null;
+}
+
+export class JobsService {
+  readonly #o: JobsServiceOptions;
+  readonly #now: () => Date;
+  readonly store: JobsStore;
+  #names: string[] = [];
+
+  constructor(options: JobsServiceOptions) {
+    this.#o = options;
+    this.store = options.store;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** The config's jobs into the table, and a timer row for each distinct next due time. */
+  async sync(): Promise<void> {
+    const rows = await this.store.syncConfigJobs(this.#o.jobs, (spec) => firstDue(spec, this.#now()));
+    this.#names = rows.map((r) => r.name);
+    await this.#scheduleTicks(rows.filter((r) => !r.paused).map((r) => r.nextDueAt));
+  }
+
+  timerHandlers(): TimerHandler[] {
+    const due: TimerHandler = {
+      kind: DUE_KIND,
+      run: (timers, ctx) => this.#fire(timers, ctx),
+      // A fire that failed as a whole (the database) is tried again; its runs keep their ids.
+      retry: { limit: 5, delaySeconds: 1, backoff: true, maxDelaySeconds: 30 },
+    };
+    const start: TimerHandler<{ run: string }> = {
+      kind: START_KIND,
+      run: async (timers, ctx) => {
+        for (const t of timers) await this.#start(t.payload.run, ctx);
+      },
+      retry: { limit: 5, delaySeconds: 1, backoff: true, maxDelaySeconds: 30 },
+    };
+    return [due, start as TimerHandler];
+  }
+
+  async #scheduleTicks(dates: Array<Date | null>, tx?: Queryable, suffix = ''): Promise<void> {
+    const unique = [...new Set(dates.filter((d): d is Date => d !== null).map((d) => d.getTime()))];
+    if (unique.length === 0) return;
+    await this.#o.timers.schedule(
+      unique.map((ms) => {
+        const iso = new Date(ms).toISOString();
+        return { kind: DUE_KIND, key: iso, dueAt: new Date(ms), dedupe: `due:${iso}${suffix}` };
+      }),
+      tx ? { tx } : {},
+    );
+  }
+
+  async #scheduleStart(runId: string, at: Date, dedupe: string, tx?: Queryable): Promise<void> {
+    await this.#o.timers.schedule(
+      [
+        {
+          kind: START_KIND,
+          key: runId,
+          dueAt: at,
+          payload: { run: runId },
+          dedupe: `start:${runId}:${dedupe}`,
+        },
+      ],
+      tx ? { tx } : {},
+    );
+  }
+
+  /**
+   * Overdue work nothing will fire (a job whose time's row had already fired when it was added, a retry whose
+   * row was lost with a crash between its record and its row): give it a row now.
+   */
+  async sweep(): Promise<void> {
+    const now = this.#now();
+    const late = await this.store.db.query<{ at: Date }>(
+      `SELECT min(next_due_at) AS at FROM ${this.store.s}.jobs WHERE NOT paused AND next_due_at < $1`,
+      [new Date(now.getTime() - 5000)],
+    );
+    if (late[0]?.at)
+      await this.#scheduleTicks([now], undefined, `:sweep:${Math.floor(now.getTime() / 60_000)}`);
+    const retries = await this.store.db.query<{ id: string; attempt: number }>(
+      `SELECT id, attempt FROM ${this.store.s}.job_runs WHERE status = 'retrying' AND next_attempt_at < $1`,
+      [new Date(now.getTime() - 30_000)],
+    );
+    for (const r of retries) await this.#scheduleStart(r.id, now, String(r.attempt + 1));
+  }
+
+  // ---- the fire of a due time ---------------------------------------------------------------------------------
+
+  async #fire(timers: FiredTimer[], ctx: TimerRunContext): Promise<void> {
+    const tick = timers[0]!;
+    await this.#o.ready;
+    // Runs a previous attempt of this fire began and did not finish (its server died or stopped): again, with the
+    // same Idempotency-Key.
+    const again: Array<{ run: RunRecord; spec: JobSpec }> = [];
+    for (const run of await this.store.unfinishedOfTick(tick.id)) {
+      const job = await this.store.job(run.job);
+      const begun = job ? await this.store.begin(run.id, ['running'], this.#o.node) : undefined;
+      if (job && begun) again.push({ run: begun, spec: job.spec });
+    }
+    const now = this.#now();
+    const claimed = await this.store.db.transaction(async (tx) => {
+      const due = await this.store.lockDue(tx, now);
+      if (due.length === 0)
+        return { start: [] as NewRun[], ended: [] as NewRun[], jobs: new Map<string, JobRow>() };
+      const busy = await this.store.busyJobs(
+        tx,
+        due.filter((j) => j.spec.overlap !== 'allow').map((j) => j.name),
+      );
+      const runs: NewRun[] = [];
+      const nexts: Array<{ name: string; next: Date | null }> = [];
+      for (const job of due) {
+        const o = dueOccurrences(job.spec, job.nextDueAt!, now);
+        for (const m of o.missed) {
+          runs.push({
+            id: runIdOf(job.name, m),
+            job: job.name,
+            dueAt: m,
+            trigger: 'schedule',
+            status: 'missed',
+            summary: `missed: chronops was not running within ${job.spec.catchUpMinutes} min of its time`,
+            finished: true,
+          });
+        }
+        if (o.run) {
+          const late = now.getTime() - o.run.getTime() > CATCH_UP_AFTER_MS;
+          const blocked = busy.has(job.name);
+          const status: RunStatus = !blocked
+            ? 'running'
+            : job.spec.overlap === 'queue'
+              ? 'queued'
+              : 'skipped';
+          runs.push({
+            id: runIdOf(job.name, o.run),
+            job: job.name,
+            dueAt: o.run,
+            trigger: late ? 'catch-up' : 'schedule',
+            status,
+            attempt: status === 'running' ? 1 : 0,
+            tick: tick.id,
+            node: this.#o.node,
+            ...(status === 'skipped'
+              ? { summary: 'skipped: the previous run was still going (overlap: skip)', finished: true }
+              : {}),
+          });
+        }
+        nexts.push({ name: job.name, next: o.next });
+      }
+      const inserted = await this.store.insertRuns(tx, runs);
+      await this.store.setNextDue(tx, nexts);
+      await this.#scheduleTicks(
+        nexts.map((n) => n.next),
+        tx,
+      );
+      const fresh = runs.filter((r) => inserted.has(r.id));
+      return {
+        start: fresh.filter((r) => r.status === 'running'),
+        ended: fresh.filter((r) => r.status === 'missed' || r.status === 'skipped'),
+        jobs: new Map(due.map((j) => [j.name, j])),
+      };
+    });
+    for (const r of claimed.ended) {
+      this.#o.metrics.run(r.job, r.status);
+      if (r.status === 'missed') {
+        const run = await this.store.run(r.id);
+        if (run) await this.#report(claimed.jobs.get(r.job)!.spec, run);
+      }
+    }
+    const work = [
+      ...again,
+      ...claimed.start.map((r) => ({
+        run: newRunRecord(r),
+        spec: claimed.jobs.get(r.job)!.spec,
+      })),
+    ];
+    await Promise.all(work.map((w) => this.#execute(w.run, w.spec, ctx.signal)));
+  }
+
+  // ---- one run on its own -------------------------------------------------------------------------------------
+
+  async #start(id: string, ctx: TimerRunContext): Promise<void> {
+    await this.#o.ready;
+    const run = await this.store.run(id);
+    if (!run || !['queued', 'retrying', 'running'].includes(run.status)) return;
+    const job = await this.store.job(run.job);
+    if (!job) {
+      await this.store.update({
+        id,
+        status: 'failed',
+        summary: `the job ${run.job} no longer exists`,
+        final: true,
+      });
+      return;
+    }
+    if (run.status === 'queued' && job.spec.overlap !== 'allow') {
+      const others = await this.store.db.query(
+        `SELECT 1 FROM ${this.store.s}.job_runs WHERE job = $1 AND id <> $2 AND status IN ('running', 'retrying', 'waiting') LIMIT 1`,
+        [run.job, id],
+      );
+      // Its turn comes when the run going now ends (#afterFinal).
+      if (others.length > 0) return;
+    }
+    const begun = await this.store.begin(id, ['queued', 'retrying', 'running'], this.#o.node);
+    if (begun) await this.#execute(begun, job.spec, ctx.signal);
+  }
+
+  /** Calls the service for one attempt of `run` and records what came of it. */
+  async #execute(run: RunRecord, spec: JobSpec, signal: AbortSignal): Promise<void> {
+    let answer: ServiceAnswer;
+    try {
+      answer = await this.#o.services.call(
+        spec.service,
+        {
+          method: spec.method,
+          path: spec.path,
+          ...(spec.body === undefined ? {} : { body: spec.body }),
+          headers: spec.headers,
+        },
+        {
+          idempotencyKey: run.id,
+          job: spec.name,
+          run: run.id,
+          ...(spec.timeoutSeconds ? { timeoutMs: spec.timeoutSeconds * 1000 } : {}),
+          signal,
+          onSent: (at) =>
+            this.#o.metrics.lateness(spec.name, Math.max(0, at.getTime() - run.dueAt.getTime()) / 1000),
+        },
+      );
+    } catch (error) {
+      // The call could not be made (the service is gone from the config, a bad path): no retry helps.
+      await this.#finish(spec, run, { status: 'failed', summary: (error as Error).message });
+      return;
+    }
+    if (answer.outcome === 'aborted') {
+      // This server is stopping: the run stays `running` and the timer loop hands it to the next attempt.
+      throw new Error(`${spec.name}: the call was aborted (server stopping)`);
+    }
+    const attempt = {
+      attempt: run.attempt,
+      at: answer.sentAt.toISOString(),
+      summary: answer.summary,
+      ...(answer.status === undefined ? {} : { status: answer.status }),
+    };
+    const { status, retry } = outcomeOf(answer);
+    this.#o.metrics.duration(spec.name, answer.durationMs / 1000);
+    if (status === 'failed' && retry && run.attempt <= spec.retries.limit) {
+      const at = new Date(this.#now().getTime() + backoffMs(spec.retries, run.attempt + 1));
+      await this.store.update({
+        id: run.id,
+        status: 'retrying',
+        sentAt: answer.sentAt,
+        durationMs: answer.durationMs,
+        httpStatus: answer.status ?? null,
+        summary: `${answer.summary}; attempt ${run.attempt + 1} of ${spec.retries.limit + 1} at ${at.toISOString()}`,
+        body: answer.body ?? null,
+        nextAttemptAt: at,
+        attempt,
+        final: false,
+      });
+      await this.#scheduleStart(run.id, at, String(run.attempt + 1));
+      this.#o.metrics.run(spec.name, 'retrying');
+      return;
+    }
+    await this.#finish(spec, run, {
+      status,
+      summary: answer.summary,
+      sentAt: answer.sentAt,
+      durationMs: answer.durationMs,
+      httpStatus: answer.status ?? null,
+      result: answer.result ?? null,
+      body: answer.body ?? null,
+      attempt,
+    });
+  }
+
+  async #finish(
+    spec: JobSpec,
+    run: RunRecord,
+    u: Omit<Parameters<JobsStore['update']>[0], 'id' | 'final'> & { status: RunStatus },
+  ): Promise<void> {
+    await this.store.update({ ...u, id: run.id, final: true });
+    this.#o.metrics.run(spec.name, u.status);
+    const done: RunRecord = {
+      ...run,
+      status: u.status,
+      summary: u.summary ?? run.summary,
+      durationMs: u.durationMs ?? run.durationMs,
+      httpStatus: u.httpStatus ?? run.httpStatus,
+      result: u.result ?? run.result,
+      body: u.body ?? run.body,
+      finishedAt: this.#now(),
+    };
+    try {
+      await this.#report(spec, done);
+    } catch (error) {
+      this.#o.logger.error({ err: error, job: spec.name, run: run.id }, 'jobs: could not queue the report');
+    }
+    const next = await this.store.nextQueued(spec.name);
+    if (next) await this.#scheduleStart(next, this.#now(), 'turn');
+  }
+
+  /** Tells the job's destinations, as its `notify.when` says, and its alert destination of any failed tenant. */
+  async #report(spec: JobSpec, run: RunRecord): Promise<void> {
+    const { to, when, alert } = spec.notify;
+    if (to.length === 0 && !alert) return;
+    const bad = run.status !== 'success';
+    let tell = when === 'always' || (when === 'failure' && bad);
+    if (when === 'change') {
+      const before = await this.store.previousStatus(spec.name, run.id);
+      tell = before === undefined ? bad : before !== run.status;
+    }
+    const message = runNotification(spec, run, this.#o.runUrl?.(run.id));
+    if (tell) for (const d of to) await this.#o.notifier.send(d, message, `jobs:run:${run.id}:result:${d}`);
+    if (alert && bad) {
+      await this.#o.notifier.send(
+        alert,
+        { ...message, title: `ALERT ${message.title}`, severity: 'error' },
+        `jobs:run:${run.id}:alert`,
+      );
+    }
+  }
+
+  // ---- what people do -----------------------------------------------------------------------------------------
+
+  /** The job names as of the last look (chat's completion of `<job>`). */
+  names(): string[] {
+    return this.#names.length > 0 ? this.#names : this.#o.jobs.map((j) => j.name);
+  }
+
+  async list(): Promise<JobView[]> {
+    const [jobs, last] = await Promise.all([this.store.jobs(), this.store.lastRuns()]);
+    this.#names = jobs.map((j) => j.name);
+    return jobs.map((j) => ({ ...j, lastRun: last.get(j.name) ?? null }));
+  }
+
+  async get(name: string): Promise<JobView> {
+    const job = await this.store.job(name);
+    if (!job) throw this.#notFound(name);
+    const last = await this.store.history({ job: name, limit: 1 });
+    return { ...job, lastRun: last[0] ?? null };
+  }
+
+  #notFound(name: string): NotFoundError {
+    return new NotFoundError(`no job named "${name}"`);
+  }
+
+  /**
+   * Runs a job now, as `actor` asked. With `key` (an Idempotency-Key, a chat event), asking twice is one run.
+   * The job's overlap policy holds: skip refuses while a run is going, queue waits its turn, allow runs.
+   */
+  async runNow(name: string, by: { actor: string; key?: string }): Promise<RunRecord> {
+    const job = await this.store.job(name);
+    if (!job) throw this.#notFound(name);
+    const now = this.#now();
+    const id = by.key ? runIdOf(name, new Date(0), `manual:${by.key}`) : randomUUID();
+    const existing = await this.store.run(id);
+    if (existing) return existing;
+    const run = await this.store.db.transaction(async (tx) => {
+      const busy = job.spec.overlap !== 'allow' && (await this.store.busyJobs(tx, [name])).has(name);
+      if (busy && job.spec.overlap === 'skip') {
+        throw new ConflictError(`${name} is still running; its overlap policy is skip (run it when it ends)`);
+      }
+      await this.store.insertRuns(tx, [
+        { id, job: name, dueAt: now, trigger: 'manual', actor: by.actor, status: 'queued' },
+      ]);
+      if (!busy) await this.#scheduleStart(id, now, 'now', tx);
+      return this.store.run(id, tx);
+    });
+    return run!;
+  }
+
+  async pause(name: string): Promise<JobView> {
+    if (!(await this.store.job(name))) throw this.#notFound(name);
+    await this.store.setPaused(name, true, null);
+    return this.get(name);
+  }
+
+  /** Resumes from now: what fell due while paused is not run. */
+  async resume(name: string): Promise<JobView> {
+    const job = await this.store.job(name);
+    if (!job) throw this.#notFound(name);
+    const next = nextDue(job.spec, this.#now());
+    await this.store.db.transaction(async (tx) => {
+      await this.store.setPaused(name, false, next, tx);
+      if (next) await this.#scheduleTicks([next], tx);
+    });
+    this.#o.timers.noteDue(next);
+    return this.get(name);
+  }
+
+  async history(name: string | undefined, limit: number): Promise<RunRecord[]> {
+    if (name !== undefined && !(await this.store.job(name))) throw this.#notFound(name);
+    return this.store.history({ ...(name === undefined ? {} : { job: name }), limit });
+  }
+
+  async run(id: string): Promise<RunRecord> {
+    const run = /^[0-9a-f-]{36}$/i.test(id) ? await this.store.run(id) : undefined;
+    if (!run) throw new NotFoundError(`no job run ${id}`);
+    return run;
+  }
+}
+
+function newRunRecord(r: NewRun): RunRecord {
+  return {
+    id: r.id,
+    job: r.job,
+    dueAt: r.dueAt,
+    trigger: r.trigger,
+    actor: r.actor ?? null,
+    status: r.status,
+    attempt: r.attempt ?? 0,
+    tick: r.tick ?? null,
+    node: r.node ?? null,
+    createdAt: new Date(),
+    startedAt: new Date(),
+    sentAt: null,
+    finishedAt: null,
+    nextAttemptAt: null,
+    durationMs: null,
+    httpStatus: null,
+    summary: null,
+    result: null,
+    body: null,
+    attempts: [],
+    deadlineAt: null,
+    progress: null,
+    progressMessage: null,
+  };
+}
