@@ -3,6 +3,7 @@
 // directly, because the doors — HTTP API, chat, page — use its service).
 import { capacityMigrations } from '../capabilities/capacity/migrations.ts';
 import { jobsModule } from '../capabilities/jobs/capability.ts';
+import { powerModule } from '../capabilities/power/capability.ts';
 import { rulesModule } from '../capabilities/rules/capability.ts';
 import { chatMigrations } from '../chat/migrations.ts';
 import { gatewayMigrations } from '../gateway/migrations.ts';
@@ -11,7 +12,7 @@ import type { MigrationModule } from '../store/migrations.ts';
 import { timersMigrations } from '../timers/migrations.ts';
 import type { CapabilityModule } from './capability.ts';
 
-export const capabilities: readonly CapabilityModule[] = [rulesModule, jobsModule];
+export const capabilities: readonly CapabilityModule[] = [rulesModule, jobsModule, powerModule];
 
 /** In the order their tables are created. */
 export const migrationModules: readonly MigrationModule[] = [

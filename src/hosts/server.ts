@@ -9,6 +9,7 @@ import { AwsSimulator } from '../aws/simulator.ts';
 import { type CapacityCapability, capacityModule } from '../capabilities/capacity/capability.ts';
 import type { CapacityService } from '../capabilities/capacity/service.ts';
 import type { Store } from '../capabilities/capacity/store.ts';
+import { type PowerCapability, powerModule } from '../capabilities/power/capability.ts';
 import { ChatStore } from '../chat/chat-store.ts';
 import type { ChatTransport } from '../chat/port.ts';
 import { type Chat, createChat } from '../chat/wiring.ts';
@@ -31,6 +32,7 @@ import { ConsoleChat, consolePublisher } from '../web/console.ts';
 import { LiveFeed } from '../web/live.ts';
 import { createWeb } from '../web/routes.ts';
 import type { Capability, HostContext } from './capability.ts';
+import { linkPowerAndCapacity } from './links.ts';
 import { capabilities, migrationModules } from './modules.ts';
 
 export interface ChronopsOptions {
@@ -185,6 +187,8 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     const others: Array<{ name: string; capability: Capability }> = [];
     for (const m of capabilities) others.push({ name: m.name, capability: await m.create(host) });
     const running: Capability[] = [capacity, ...others.map((o) => o.capability)];
+    const power = others.find((o) => o.name === powerModule.name)?.capability as PowerCapability | undefined;
+    if (power) linkPowerAndCapacity(power, capacity);
     for (const c of running) for (const handler of c.timers ?? []) timers.handle(handler);
     const app = createApi({
       service,

@@ -46,6 +46,21 @@ export interface CapacityConvergerOptions {
   now?: () => Date;
 }
 
+/**
+ * Asked before a window raises a resource, when office-hours power is on (the host wires it: capabilities do not
+ * import each other): power turns the resource on first if its schedule has it off — a stopped Aurora cluster
+ * cannot take readers. Not ready: the converge looks again after `retryAfterMs`, its transition still fired.
+ */
+export interface PowerFirst {
+  beforeRaise(
+    resource: string,
+    ctx: { dryRun: boolean },
+  ): Promise<{ ready: true } | { ready: false; retryAfterMs: number; reason: string }>;
+}
+
+/** How long a converge waits for power (a cluster starting) before it goes ahead anyway and fails in AWS' words. */
+const POWER_WAIT_LIMIT_MS = 30 * 60_000;
+
 /** What a reader-following row carries. */
 export interface ReaderCheck {
   instanceId: string;
@@ -59,6 +74,8 @@ export interface ReaderCheck {
 export class CapacityConverger {
   private readonly o: CapacityConvergerOptions;
   private readonly now: () => Date;
+  /** Office-hours power, when the host runs it. */
+  power: PowerFirst | undefined;
   /** Audit records of the cloud calls of executions under way, written with the execution's end. */
   private readonly pendingCalls = new Map<string, AuditEntry[]>();
   /** Outcomes of executions finishing together share one commit: the disk flush per commit is the limit. */
@@ -155,6 +172,9 @@ export class CapacityConverger {
       return;
     }
     const target = targetAt(begun.holds, resource.name, startedAt);
+    if (target !== null && this.power && (await this.waitForPower(resource.name, transition, dryRun, ctx))) {
+      return;
+    }
     events.emit('transition.started', { transition, target, executionId });
     const actionCtx: ActionContext = { executionId, transitionId: transition.id, dryRun };
     this.pendingCalls.set(executionId, record.calls);
@@ -238,6 +258,39 @@ export class CapacityConverger {
     );
     for (const t of finished)
       events.emit('transition.done', { transition: t, target, executionId, outcome, durationMs });
+  }
+
+  /**
+   * Before raising a resource office hours have turned off: power turns it on first. True when it is not on yet:
+   * this run ends (its transition stays fired) and the resource is converged again a little later.
+   */
+  private async waitForPower(
+    resource: string,
+    transition: Transition,
+    dryRun: boolean,
+    ctx: TimerRunContext,
+  ): Promise<boolean> {
+    const waited = this.now().getTime() - transition.dueAt.getTime();
+    if (!this.power || waited > POWER_WAIT_LIMIT_MS) return false;
+    const answer = await this.power.beforeRaise(resource, { dryRun });
+    if (answer.ready) return false;
+    this.o.logger.info({ resource, transition: transition.id, reason: answer.reason }, 'waiting for power');
+    const dueAt = new Date(this.now().getTime() + answer.retryAfterMs);
+    return this.o.store.db.transaction(async (tx) => {
+      if (!(await settled(ctx, tx))) return true;
+      await this.o.timers.schedule(
+        [
+          {
+            kind: TimerKinds.converge,
+            key: resource,
+            dueAt,
+            dedupe: `power:${transition.id}:${dueAt.toISOString()}`,
+          },
+        ],
+        { tx },
+      );
+      return true;
+    });
   }
 
   private converge(resource: Resource, target: Target | null, ctx: ActionContext) {

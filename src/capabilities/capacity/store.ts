@@ -366,6 +366,57 @@ export class Store {
     }));
   }
 
+  /**
+   * Holds of real (not dry-run) windows, not cancelled or missed, on `resources` overlapping [from, to), with the
+   * window's name: what office-hours power keeps running (src/hosts/links.ts).
+   */
+  async holdsOn(
+    resources: readonly string[],
+    from: Date,
+    to: Date,
+  ): Promise<Array<{ resource: string; windowId: string; name: string; from: Date; until: Date }>> {
+    if (resources.length === 0) return [];
+    const rows = await this.db.query<{
+      resource: string;
+      window_id: string;
+      name: string;
+      starts_at: Date;
+      ends_at: Date;
+    }>(
+      `SELECT h.resource, h.window_id, w.name, h.starts_at, h.ends_at
+       FROM ${this.s}.holds h JOIN ${this.s}.windows w ON w.id = h.window_id
+       WHERE h.resource = ANY($1::text[]) AND w.status <> 'cancelled' AND NOT h.missed AND NOT w.dry_run
+         AND h.ends_at > $2 AND h.starts_at < $3
+       ORDER BY h.starts_at`,
+      [resources, from, to],
+    );
+    return rows.map((r) => ({
+      resource: r.resource,
+      windowId: r.window_id,
+      name: r.name,
+      from: new Date(r.starts_at),
+      until: new Date(r.ends_at),
+    }));
+  }
+
+  /**
+   * Of `resources`, those capacity is still changing at `at`: a real window holds it then, or one of its real
+   * transitions is due by then and not finished (the scale-in at a window's end, until it is carried out).
+   */
+  async busyResources(resources: readonly string[], at: Date): Promise<Set<string>> {
+    if (resources.length === 0) return new Set();
+    const rows = await this.db.query<{ resource: string }>(
+      `SELECT h.resource FROM ${this.s}.holds h JOIN ${this.s}.windows w ON w.id = h.window_id
+       WHERE h.resource = ANY($1::text[]) AND w.status <> 'cancelled' AND NOT h.missed AND NOT w.dry_run
+         AND h.starts_at <= $2 AND h.ends_at > $2
+       UNION
+       SELECT resource FROM ${this.s}.transitions
+       WHERE resource = ANY($1::text[]) AND status IN ('pending', 'fired') AND due_at <= $2 AND NOT dry_run`,
+      [resources, at],
+    );
+    return new Set(rows.map((r) => r.resource));
+  }
+
   // ---- transitions ---------------------------------------------------------------------------------------
 
   /**

@@ -66,6 +66,17 @@ export class Ec2PowerAction implements PowerAction<Ec2PowerResource> {
     this.#retryAfterMs = options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
   }
 
+  async #seen(
+    items: readonly PowerItem<Ec2PowerResource>[],
+    ctx: PowerContext,
+    observed?: ReadonlyMap<string, Observation>,
+  ): Promise<Map<string, Observation>> {
+    const missing = items.filter((i) => !observed?.has(i.resource.name)).map((i) => i.resource);
+    const seen = missing.length > 0 ? await this.observe(missing, ctx) : new Map<string, Observation>();
+    for (const [name, o] of observed ?? []) seen.set(name, o);
+    return seen;
+  }
+
   async observe(
     resources: readonly Ec2PowerResource[],
     ctx: PowerContext,
@@ -115,12 +126,13 @@ export class Ec2PowerAction implements PowerAction<Ec2PowerResource> {
     return out;
   }
 
-  async converge(items: readonly PowerItem<Ec2PowerResource>[], ctx: PowerContext): Promise<PowerOutcome[]> {
+  async converge(
+    items: readonly PowerItem<Ec2PowerResource>[],
+    ctx: PowerContext,
+    observed?: ReadonlyMap<string, Observation>,
+  ): Promise<PowerOutcome[]> {
     const dryRun = ctx.dryRun || this.#gateway.dryRun;
-    const seen = await this.observe(
-      items.map((i) => i.resource),
-      ctx,
-    );
+    const seen = await this.#seen(items, ctx, observed);
     const outcomes = new Map<string, PowerOutcome>();
     const toStart: PowerItem<Ec2PowerResource>[] = [];
     const toStop: PowerItem<Ec2PowerResource>[] = [];

@@ -70,6 +70,17 @@ export class EcsPowerAction implements PowerAction<EcsPowerResource> {
     this.#concurrency = options.concurrency ?? 8;
   }
 
+  async #seen(
+    items: readonly PowerItem<EcsPowerResource>[],
+    ctx: PowerContext,
+    observed?: ReadonlyMap<string, Observation>,
+  ): Promise<Map<string, Observation>> {
+    const missing = items.filter((i) => !observed?.has(i.resource.name)).map((i) => i.resource);
+    const seen = missing.length > 0 ? await this.observe(missing, ctx) : new Map<string, Observation>();
+    for (const [name, o] of observed ?? []) seen.set(name, o);
+    return seen;
+  }
+
   async observe(
     resources: readonly EcsPowerResource[],
     ctx: PowerContext,
@@ -146,12 +157,13 @@ export class EcsPowerAction implements PowerAction<EcsPowerResource> {
     return out;
   }
 
-  async converge(items: readonly PowerItem<EcsPowerResource>[], ctx: PowerContext): Promise<PowerOutcome[]> {
+  async converge(
+    items: readonly PowerItem<EcsPowerResource>[],
+    ctx: PowerContext,
+    observed?: ReadonlyMap<string, Observation>,
+  ): Promise<PowerOutcome[]> {
     const dryRun = ctx.dryRun || this.#gateway.dryRun;
-    const seen = await this.observe(
-      items.map((i) => i.resource),
-      ctx,
-    );
+    const seen = await this.#seen(items, ctx, observed);
     return mapLimit(items, this.#concurrency, async (item) => {
       const o = seen.get(item.resource.name)!;
       const base = { resource: item.resource.name, from: o.status, to: o.status, changed: false };

@@ -32,7 +32,12 @@ export interface Observation {
 export interface PowerAction<R extends PowerResource = PowerResource> {
   readonly kind: R['kind'];
   observe(resources: readonly R[], ctx: PowerContext): Promise<Map<string, Observation>>;
-  converge(items: readonly PowerItem<R>[], ctx: PowerContext): Promise<PowerOutcome[]>;
+  /** `seen`: what `observe` just said of these resources (not described again); otherwise described first. */
+  converge(
+    items: readonly PowerItem<R>[],
+    ctx: PowerContext,
+    seen?: ReadonlyMap<string, Observation>,
+  ): Promise<PowerOutcome[]>;
 }
 
 /**

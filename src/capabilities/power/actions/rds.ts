@@ -120,12 +120,15 @@ abstract class RdsPowerBase<R extends RdsPowerResource | AuroraPowerResource> im
     return out;
   }
 
-  async converge(items: readonly PowerItem<R>[], ctx: PowerContext): Promise<PowerOutcome[]> {
+  async converge(
+    items: readonly PowerItem<R>[],
+    ctx: PowerContext,
+    observed?: ReadonlyMap<string, Observation>,
+  ): Promise<PowerOutcome[]> {
     const dryRun = ctx.dryRun || this.gateway.dryRun;
-    const seen = await this.observe(
-      items.map((i) => i.resource),
-      ctx,
-    );
+    const missing = items.filter((i) => !observed?.has(i.resource.name)).map((i) => i.resource);
+    const seen = missing.length > 0 ? await this.observe(missing, ctx) : new Map<string, Observation>();
+    for (const [name, o] of observed ?? []) seen.set(name, o);
     return mapLimit(items, this.#concurrency, async (item): Promise<PowerOutcome> => {
       const observation = seen.get(item.resource.name)!;
       const base = {
