@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { windowsCommand } from '../capabilities/capacity/cli.ts';
+import { jobsCommand } from '../capabilities/jobs/cli.ts';
 import { rulesCommand } from '../capabilities/rules/cli.ts';
 import { notifyCommand } from '../notify/cli.ts';
 import { serveCommand } from './serve.ts';
@@ -17,6 +18,7 @@ program.addCommand(serveCommand());
 program.addCommand(windowsCommand());
 program.addCommand(notifyCommand());
 program.addCommand(rulesCommand());
+program.addCommand(jobsCommand());
 program.addOption(new Option('--no-color', 'plain output').hideHelp());
 
 await program.parseAsync(process.argv);

@@ -27,6 +27,11 @@ export interface ServiceConfig {
   timeoutSeconds: number;
   /** Most calls in flight at once to this service, across all chronops servers. */
   concurrency: number;
+  /**
+   * Demo mode: the service is one chronops serves itself (/api/jobs/demo/<name>); its base URL becomes the
+   * server's own once it listens (whatever PORT says).
+   */
+  demo?: true;
 }
 
 export const SERVICE_DEFAULTS = { timeoutSeconds: 30, concurrency: 50 } as const;
@@ -80,6 +85,7 @@ export function serviceEntrySchema() {
       .min(1, 'must be a positive integer')
       .max(10_000, 'must be at most 10000')
       .default(SERVICE_DEFAULTS.concurrency),
+    demo: z.boolean(required('must be true or false')).default(false),
   });
 }
 
@@ -141,6 +147,7 @@ export function resolveServices(
       ...(secret === undefined ? {} : { secret }),
       timeoutSeconds: entry.timeoutSeconds,
       concurrency: entry.concurrency,
+      ...(entry.demo ? { demo: true as const } : {}),
     };
   });
   return { services, secrets };

@@ -4,6 +4,7 @@ import { Counter, Histogram } from 'prom-client';
 import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
 import { jobsApi } from './api.ts';
 import { registerJobsCommands } from './commands.ts';
+import { demoServices, pointDemoServices } from './demo.ts';
 import { jobsMigrations } from './migrations.ts';
 import { JobsService } from './service.ts';
 import { JobsStore } from './store.ts';
@@ -41,8 +42,12 @@ export const jobsModule: CapabilityModule<JobsCapability> = {
     });
     let base: string | undefined;
     const publicUrl = process.env.CHRONOPS_PUBLIC_URL?.replace(/\/+$/, '');
-    void host.listening.then((url) => {
+    const demo = host.config.aws.simulate !== undefined;
+    // Work waits for this: the server answers HTTP (and the demo services are pointed at it).
+    const ready = host.listening.then((url) => {
       base = publicUrl ?? url;
+      if (demo && url) pointDemoServices(host.config.services, url);
+      return url;
     });
     const service = new JobsService({
       store,
@@ -52,7 +57,7 @@ export const jobsModule: CapabilityModule<JobsCapability> = {
       jobs: host.config.jobs.jobs,
       node: host.node,
       logger: host.logger,
-      ready: host.listening,
+      ready,
       runUrl: (id) => (base ? `${base}/#jobs/runs/${id}` : undefined),
       metrics: {
         run: (job, status) => runs.inc({ job, status }),
@@ -61,11 +66,13 @@ export const jobsModule: CapabilityModule<JobsCapability> = {
       },
     });
     let sweeper: NodeJS.Timeout | undefined;
+    const api = jobsApi(service);
+    if (demo) api.route('/demo', demoServices(host.config.services));
     return {
       service,
       store,
       timers: service.timerHandlers(),
-      api: jobsApi(service),
+      api,
       commands: (router) => {
         registerJobsCommands(router, service);
       },
