@@ -216,6 +216,32 @@ export class InboxStore {
     );
   }
 
+  /**
+   * Keeps a message a poller could not store (or that is no event at all) as a dead letter: a `failed` row of type
+   * `dead-letter` under `<source>:dead:<message id>`, with the reason as its error and the body as received, so it
+   * is listed with the source's deliveries and pruned like them. A second copy of the same message is dropped.
+   */
+  async keepDeadLetter(letter: {
+    source: string;
+    messageId: string;
+    receiveCount: number;
+    reason: string;
+    body: string;
+  }): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.t} (key, source, kind, type, subtype, body, status, attempts, finished_at, error)
+       VALUES ($1, $2, 'events', 'dead-letter', NULL, $3, 'failed', $4, clock_timestamp(), $5)
+       ON CONFLICT (key) DO NOTHING`,
+      [
+        `${letter.source}:dead:${letter.messageId}`,
+        letter.source,
+        letter.body,
+        letter.receiveCount,
+        `dead letter after ${letter.receiveCount} receive(s): ${letter.reason}`,
+      ],
+    );
+  }
+
   /** Marks deliveries handled (or needing no handling), in one statement. */
   async finish(keys: string[]): Promise<void> {
     if (keys.length === 0) return;

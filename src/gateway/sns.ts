@@ -116,7 +116,21 @@ export class SnsVerifier {
         'raw message delivery is on for this subscription: its messages carry no signature; turn RawMessageDelivery off',
       );
     }
-    const envelope = parseEnvelope(body);
+    let envelope: SnsEnvelope;
+    try {
+      envelope = parseEnvelope(body);
+    } catch (error) {
+      // SNS names the message type in a header; a body that is no envelope under it is a raw delivery whose
+      // header did not come through (a proxy): say so rather than "not JSON".
+      if (error instanceof SnsRefusal && header('x-amz-sns-message-type') === 'Notification') {
+        throw new SnsRefusal(
+          'unauthorized',
+          'raw_delivery',
+          'the body is not an SNS envelope: is raw message delivery on for this subscription? Its messages carry no signature; turn RawMessageDelivery off',
+        );
+      }
+      throw error;
+    }
     const typeHeader = header('x-amz-sns-message-type');
     if (typeHeader !== undefined && typeHeader !== envelope.Type) {
       throw new SnsRefusal(
@@ -280,11 +294,12 @@ function parseEnvelope(body: string): SnsEnvelope {
 
 /**
  * Confirms a subscription: a GET of its SubscribeURL (checked again to be an SNS URL). Throws when SNS does not
- * answer 200, so that the request fails and SNS sends the confirmation again.
+ * answer 200, so that the request fails and SNS sends the confirmation again. With `agent`, the GET goes through
+ * node:https with that agent (tests: one that reaches a local HTTPS server); else through `fetch`.
  */
 export async function confirmSubscription(
   envelope: SnsEnvelope,
-  options: { fetch?: typeof fetch; timeoutMs?: number } = {},
+  options: { fetch?: typeof fetch; agent?: Agent; timeoutMs?: number } = {},
 ): Promise<void> {
   if (envelope.Type !== 'SubscriptionConfirmation' || !isSnsUrl(envelope.SubscribeURL)) {
     throw new SnsRefusal(
@@ -293,11 +308,25 @@ export async function confirmSubscription(
       'not a subscription confirmation with an SNS SubscribeURL',
     );
   }
-  const response = await (options.fetch ?? fetch)(envelope.SubscribeURL!, {
-    method: 'GET',
-    signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-  });
-  if (!response.ok) {
-    throw new Error(`SNS answered ${response.status} to the confirmation of ${envelope.TopicArn}`);
+  const url = envelope.SubscribeURL!;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const status = options.agent
+    ? await new Promise<number>((resolve, reject) => {
+        const request = get(url, { agent: options.agent, timeout: timeoutMs }, (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+          response.on('error', reject);
+        });
+        request.on('timeout', () => request.destroy(new Error(`confirming ${envelope.TopicArn}: timed out`)));
+        request.on('error', reject);
+      })
+    : (
+        await (options.fetch ?? fetch)(url, {
+          method: 'GET',
+          signal: AbortSignal.timeout(timeoutMs),
+        })
+      ).status;
+  if (status < 200 || status > 299) {
+    throw new Error(`SNS answered ${status} to the confirmation of ${envelope.TopicArn}`);
   }
 }

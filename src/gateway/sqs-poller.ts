@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { AwsGateway } from '../aws/gateway.ts';
 import type { Logger } from '../kernel/logger.ts';
+import { eventPartitionKey } from './sources/events.ts';
 
 /** What the poller stores: one delivery of an `events` source. */
 export interface PolledDelivery {
@@ -25,6 +26,8 @@ export interface PolledDelivery {
   type: string;
   subtype: string | null;
   body: string;
+  /** What keeps one thing's events in order when relayed: its first resource (a task ARN), else the source. */
+  partitionKey: string | null;
 }
 
 export interface SqsPollerSink {
@@ -205,6 +208,7 @@ export class SqsPoller {
       type: e['detail-type'],
       subtype: e.source,
       body: message.Body!,
+      partitionKey: eventPartitionKey(e),
     };
   }
 

@@ -3,7 +3,9 @@
 // handlers capabilities register per source kind (chat: slack, jandi, teams; rules: sns, events).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Agent } from 'node:https';
 import type { Hono } from 'hono';
+import type { AwsGateway } from '../aws/gateway.ts';
 import { SlackSignature } from '../chat/channels/slack/signature.ts';
 import type { Config } from '../kernel/config.ts';
 import type { Logger } from '../kernel/logger.ts';
@@ -23,7 +25,9 @@ import { EventsSource } from './sources/events.ts';
 import { GenericSource } from './sources/generic.ts';
 import { JandiSource } from './sources/jandi.ts';
 import { SlackSource } from './sources/slack.ts';
+import { SnsSource } from './sources/sns.ts';
 import { TeamsSource } from './sources/teams.ts';
+import { type PolledDelivery, SqsPoller } from './sqs-poller.ts';
 import { type DeliveryHandler, InboxWorker } from './worker.ts';
 
 export interface GatewayDeps {
@@ -38,6 +42,12 @@ export interface GatewayDeps {
   worker?: boolean;
   /** Replace the Kafka client of the relay (tests). */
   kafka?: RelayKafka & { close(): Promise<void> };
+  /** The one AWS gateway: the SQS pollers of `events` sources with `sqs:` receive through it (none: no pollers). */
+  aws?: AwsGateway;
+  /** The HTTPS agent SNS sources fetch certificates and confirm subscriptions with (tests: one reaching loopback). */
+  snsAgent?: Agent;
+  /** Options of the SQS pollers (tests: a short wait). */
+  sqs?: { waitSeconds?: number; errorDelayMs?: number };
 }
 
 export interface GatewayRuntime {
@@ -51,6 +61,8 @@ export interface GatewayRuntime {
   worker?: InboxWorker;
   /** The relay to Kafka, when `kafka:` is configured (off by default). */
   relay?: KafkaRelay;
+  /** The SQS pollers of `events` sources with `sqs:`, running between start() and stop(). */
+  pollers: SqsPoller[];
   /** Stored deliveries of sources of `kind` go to `handler` (nothing happens when this process has no worker). */
   register(kind: string, handler: DeliveryHandler): void;
   /** Resolves when the gateway has nothing waiting to be stored (see InboxWorkerOptions.yieldTo). */
@@ -65,7 +77,10 @@ type TopicItem = Parameters<TopicRouter>[0];
 const GATEWAY_TURN_MS = 20;
 
 /** The HTTP source of one `sources:` entry (none: an events source polled from SQS only). */
-export function sourceOf(c: SourceConfig): Source | undefined {
+export function sourceOf(
+  c: SourceConfig,
+  options: { logger?: Logger; snsAgent?: Agent } = {},
+): Source | undefined {
   switch (c.kind) {
     case 'jandi':
       return new JandiSource(c);
@@ -76,7 +91,14 @@ export function sourceOf(c: SourceConfig): Source | undefined {
     case 'events':
       return c.push ? new EventsSource({ name: c.name, maxBodyBytes: c.maxBodyBytes, ...c.push }) : undefined;
     case 'sns':
-      throw new Error('sns sources are not available yet');
+      return new SnsSource({
+        name: c.name,
+        topics: c.topics,
+        maxAgeSeconds: c.maxAgeSeconds,
+        maxBodyBytes: c.maxBodyBytes,
+        ...(options.snsAgent ? { requestAgent: options.snsAgent } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
   }
 }
 
@@ -84,6 +106,7 @@ export function sourceOf(c: SourceConfig): Source | undefined {
 export function configuredSources(
   config: Config,
   logger: Logger,
+  options: { snsAgent?: Agent } = {},
 ): { sources: Source[]; off: Array<{ paths: string[]; reason: string }> } {
   const sources: Source[] = [];
   if (config.slack.enabled && config.slack.signingSecret) {
@@ -96,7 +119,7 @@ export function configuredSources(
     );
   }
   for (const c of config.sources.on) {
-    const source = sourceOf(c);
+    const source = sourceOf(c, { logger, ...options });
     if (source) sources.push(source);
   }
   const off = config.sources.off.map((o) => ({
@@ -110,7 +133,11 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
   const { db, logger } = deps;
   const inbox = new InboxStore(db, deps.schema);
   const replies = new ReplyHub();
-  const { sources, off } = configuredSources(deps.config, logger);
+  const { sources, off } = configuredSources(
+    deps.config,
+    logger,
+    deps.snsAgent ? { snsAgent: deps.snsAgent } : {},
+  );
   // Deliveries arriving together share one INSERT (one commit), gathered over the I/O already due.
   const accepts = new GroupCommit<InboxItem, undefined>(
     async (items) => {
@@ -202,10 +229,66 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
     logger,
     metrics: deps.metrics,
   });
+  // EventBridge events from SQS queues: stored through the same group commit as the HTTP sources (the worker told
+  // at once), each message deleted only after that commit; dead letters kept in the inbox as failed deliveries.
+  // The simulator (demo mode) answers every AWS call and models no SQS: no pollers then.
+  const aws = deps.aws?.simulated ? undefined : deps.aws;
+  if (deps.aws?.simulated) {
+    for (const c of deps.config.sources.on)
+      if (c.kind === 'events' && c.sqs)
+        logger.warn(
+          { source: c.name, queueUrl: c.sqs.queueUrl },
+          'the AWS simulator models no SQS: this source is not polled in demo mode',
+        );
+  }
+  const pollers = aws
+    ? deps.config.sources.on.flatMap((c) =>
+        c.kind === 'events' && c.sqs
+          ? [
+              new SqsPoller({
+                gateway: aws,
+                logger,
+                source: c.name,
+                queueUrl: c.sqs.queueUrl,
+                region: c.sqs.region,
+                waitSeconds: deps.sqs?.waitSeconds ?? c.sqs.waitSeconds,
+                maxReceives: c.sqs.maxReceives,
+                ...(deps.sqs?.errorDelayMs ? { errorDelayMs: deps.sqs.errorDelayMs } : {}),
+                sink: {
+                  store: async (deliveries: PolledDelivery[]) => {
+                    const items = deliveries.map(
+                      (d): InboxItem => ({
+                        key: d.key,
+                        source: d.source,
+                        kind: 'events',
+                        type: d.type,
+                        subtype: d.subtype,
+                        body: d.body,
+                        retryNum: null,
+                        partitionKey: d.partitionKey,
+                        topics: null,
+                      }),
+                    );
+                    for (const item of items)
+                      item.topics = kafkaConfig ? topicsFor(kafkaConfig.routes, item) : null;
+                    await Promise.all(items.map((item) => accepts.submit(item)));
+                    lastStored = Date.now();
+                    worker?.notify();
+                    if (items.some((i) => i.topics)) relay?.notify();
+                  },
+                  deadLetter: (letter) => inbox.keepDeadLetter(letter),
+                },
+              }),
+            ]
+          : [],
+      )
+    : [];
+
   return {
     gateway,
     inbox,
     replies,
+    pollers,
     routes: gatewayRoutes(gateway),
     nodeHandler: gatewayNodeHandler(gateway, { logger }),
     ...(worker ? { worker } : {}),
@@ -215,8 +298,10 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
     start: () => {
       worker?.start();
       relay?.start();
+      for (const p of pollers) p.start();
     },
     stop: async () => {
+      await Promise.all(pollers.map((p) => p.stop()));
       await worker?.stop();
       await relay?.stop();
       await kafka?.close();

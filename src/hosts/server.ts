@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Agent } from 'node:https';
 import { hostname } from 'node:os';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
@@ -51,6 +52,10 @@ export interface ChronopsOptions {
   slackTransport?: ChatTransport;
   /** Handle stored webhook deliveries in this process (default true; false: ingest only). */
   gatewayWorker?: boolean;
+  /** The HTTPS agent of SNS sources' certificate fetches and confirmations (tests: one reaching loopback). */
+  snsAgent?: Agent;
+  /** SQS pollers' long-poll wait and error pause (tests). */
+  sqs?: { waitSeconds?: number; errorDelayMs?: number };
 }
 
 /** A running chronops: the HTTP app, the timer loop, the capabilities and everything they stand on. */
@@ -221,6 +226,10 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       node,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
       ...(options.gatewayWorker === undefined ? {} : { worker: options.gatewayWorker }),
+      // The SQS pollers of `events` sources receive through the one AWS gateway (started with the worker).
+      aws: gateway,
+      ...(options.snsAgent ? { snsAgent: options.snsAgent } : {}),
+      ...(options.sqs ? { sqs: options.sqs } : {}),
     });
     app.route('/', webhooks.routes);
     // Chat: the command handler for every door; with Slack on, its delivery handler and outbox.

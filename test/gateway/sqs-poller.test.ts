@@ -116,6 +116,7 @@ describe('SQS poller', () => {
       type: 'ECS Task State Change',
       subtype: 'aws.ecs',
       body: event('e-1'),
+      partitionKey: 'aws.ecs',
     });
     assert.deepEqual(outcome, { received: 2, stored: 2, deadLettered: 0, leftForLater: 0, deleted: 2 });
   });

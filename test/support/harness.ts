@@ -115,6 +115,11 @@ export async function runChronops(
     dryRun?: boolean;
     /** Run the gateway's inbox worker (default true). */
     gatewayWorker?: boolean;
+    /** Passed to startChronops (SNS sources' HTTPS agent, SQS pollers' timing). */
+    snsAgent?: ChronopsOptions['snsAgent'];
+    sqs?: ChronopsOptions['sqs'];
+    /** Answer AWS calls from the simulator (default true); false: the SDK clients (mocked by the test). */
+    simulated?: boolean;
   } = {},
 ): Promise<Running> {
   const { db, schema, drop } = await backend.open();
@@ -124,7 +129,7 @@ export async function runChronops(
   let chronops: Chronops | undefined;
   const gateway = new AwsGateway({
     dryRun: options.dryRun ?? false,
-    simulator,
+    ...(options.simulated === false ? {} : { simulator }),
     sink: {
       record: async (call, executionId) => {
         calls.push(call);
@@ -139,6 +144,8 @@ export async function runChronops(
     pollMs: 250,
     logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     ...(options.gatewayWorker === undefined ? {} : { gatewayWorker: options.gatewayWorker }),
+    ...(options.snsAgent ? { snsAgent: options.snsAgent } : {}),
+    ...(options.sqs ? { sqs: options.sqs } : {}),
   } satisfies ChronopsOptions);
   const running = chronops;
   return Object.assign(running, {

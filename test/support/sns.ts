@@ -24,6 +24,10 @@ export interface SnsFixture {
   agent: Agent;
   /** GETs of the certificate so far. */
   fetches: () => number;
+  /** The SubscribeURLs GET so far (subscription confirmations), as received. */
+  confirmations: string[];
+  /** Answer confirmations with this status (default 200; SNS answers 403/404 to a bad token). */
+  confirmStatus: number;
   close(): Promise<void>;
 }
 
@@ -55,10 +59,17 @@ export async function snsFixture(): Promise<SnsFixture> {
     const privateKey = readFileSync(join(dir, 'key.pem'), 'utf8');
     const certificate = readFileSync(join(dir, 'cert.pem'), 'utf8');
     let fetches = 0;
+    const confirmations: string[] = [];
+    const state = { confirmStatus: 200 };
     const server: Server = createServer({ key: privateKey, cert: certificate }, (req, res) => {
       if (req.url === CERT_PATH && req.headers.host === SNS_HOST) {
         fetches++;
         res.writeHead(200, { 'content-type': 'application/x-pem-file' }).end(certificate);
+      } else if (req.method === 'GET' && req.url?.startsWith('/?Action=ConfirmSubscription&')) {
+        confirmations.push(`https://${req.headers.host}${req.url}`);
+        res
+          .writeHead(state.confirmStatus, { 'content-type': 'text/xml' })
+          .end('<ConfirmSubscriptionResponse><ConfirmSubscriptionResult/></ConfirmSubscriptionResponse>');
       } else {
         res.writeHead(404).end();
       }
@@ -79,6 +90,13 @@ export async function snsFixture(): Promise<SnsFixture> {
       certificate,
       agent,
       fetches: () => fetches,
+      confirmations,
+      get confirmStatus() {
+        return state.confirmStatus;
+      },
+      set confirmStatus(status: number) {
+        state.confirmStatus = status;
+      },
       close: async () => {
         agent.destroy();
         server.closeAllConnections();
@@ -136,15 +154,21 @@ export function signedNotification(
   return message;
 }
 
-/** A signed SubscriptionConfirmation. */
+/** A signed SubscriptionConfirmation (or, with `type`, UnsubscribeConfirmation). */
 export function signedConfirmation(
   fixture: Pick<SnsFixture, 'privateKey'>,
-  options: { topicArn: string; timestamp?: Date; version?: '1' | '2'; subscribeUrl?: string },
+  options: {
+    topicArn: string;
+    timestamp?: Date;
+    version?: '1' | '2';
+    subscribeUrl?: string;
+    type?: 'SubscriptionConfirmation' | 'UnsubscribeConfirmation';
+  },
 ): Record<string, string> {
   const version = options.version ?? '1';
   const token = `token-${randomUUID()}`;
   const message: Record<string, string> = {
-    Type: 'SubscriptionConfirmation',
+    Type: options.type ?? 'SubscriptionConfirmation',
     MessageId: randomUUID(),
     Token: token,
     TopicArn: options.topicArn,

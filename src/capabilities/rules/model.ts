@@ -111,15 +111,28 @@ export interface RuleEvent {
 /** Does `rule` apply to `event`? Source, topic and pattern must all agree (the absent ones agree with anything). */
 export function ruleMatches(rule: Rule, event: RuleEvent): boolean {
   const { sources, topicArns, pattern } = rule.match;
+  if (snsNotice(event)) return false;
   if (sources && !sources.includes(event.source)) return false;
   if (topicArns && (event.topicArn === undefined || !topicArns.includes(event.topicArn))) return false;
   if (pattern && !pattern.matches(event.document)) return false;
   return true;
 }
 
+/**
+ * The type of an SNS message that is not a Notification (an UnsubscribeConfirmation is verified and kept, for
+ * the record, but it is about the subscription, not news from the topic); undefined otherwise.
+ */
+function snsNotice(event: RuleEvent): string | undefined {
+  if (event.kind !== 'sns') return undefined;
+  const type = event.document.Type;
+  return typeof type === 'string' && type !== 'Notification' ? type : undefined;
+}
+
 /** Why `rule` does not apply to `event`, for `rules test`; undefined when it does. */
 export function whyNot(rule: Rule, event: RuleEvent): string | undefined {
   const { sources, topicArns, pattern } = rule.match;
+  const notice = snsNotice(event);
+  if (notice) return `an SNS ${notice} starts no rule (only Notifications do)`;
   if (sources && !sources.includes(event.source)) {
     return `source "${event.source}" is not one of the rule's sources (${sources.join(', ')})`;
   }
