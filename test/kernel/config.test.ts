@@ -193,6 +193,11 @@ describe('loadConfig', () => {
       'arn:aws:sns:us-east-1:278350005181:price-list-api',
     ]);
     assert.equal(config.rules.tasks.pricing?.cluster, 'pricing');
+    // The SNS subscription endpoint of the rule's source: POST /sns/price-list, on with no secret to set.
+    assert.deepEqual(
+      config.sources.on.map((c) => [c.kind, c.name, c.kind === 'sns' ? c.topics : []]),
+      [['sns', 'price-list', ['arn:aws:sns:us-east-1:278350005181:price-list-api']]],
+    );
   });
 });
 

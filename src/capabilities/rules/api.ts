@@ -1,7 +1,7 @@
 // The rules' HTTP API, mounted by the host at /api/rules (behind the API's access check):
 //   GET  /api/rules                 the rules and the task allow-list
 //   POST /api/rules/:name/test      { event, source?, kind? } → does it match, what would it do (nothing is changed)
-//   POST /api/rules/:name/run       run its actions now (Idempotency-Key: once per key)
+//   POST /api/rules/:name/run       run its actions now, optionally with { event } (Idempotency-Key: once per key)
 //   GET  /api/rules/runs            run history (?rule=&limit=)
 //   GET  /api/rules/runs/:id        one run
 
@@ -50,46 +50,56 @@ export function rulesApi(deps: { service: RulesService; store: RulesStore }): Ho
   });
 
   // Run a rule now, as a person asked (the CLI's `rules run`): an Idempotency-Key header makes a retry run it once.
+  // An optional body { event, source?, kind? } is the event its actions see (the rule must match it).
   app.post('/:name/run', async (c) => {
     const rule = deps.service.rule(c.req.param('name'));
     const user = (c.req.header('x-chronops-actor') ?? '').trim().slice(0, 64) || 'api';
     const platform = (c.req.header('x-chronops-source') ?? '').trim().slice(0, 16) || 'api';
     const key = (c.req.header('idempotency-key') ?? '').trim().slice(0, 128) || randomUUID();
-    const result = await deps.service.runNow(rule.name, { key: `${platform}:${key}`, user, platform });
+    const text = await c.req.text();
+    const event = text.trim() === '' ? undefined : eventOf(rule, text);
+    const result = await deps.service.runNow(rule.name, {
+      key: `${platform}:${key}`,
+      user,
+      platform,
+      ...(event ? { event } : {}),
+    });
     return c.json(result, 202);
   });
 
   app.post('/:name/test', async (c) => {
     const rule = deps.service.rule(c.req.param('name'));
-    let raw: unknown;
-    try {
-      raw = await c.req.json();
-    } catch {
-      throw new ValidationError([{ field: '(body)', message: 'must be JSON: { "event": { … } }' }]);
-    }
-    const parsed = TestBody.safeParse(raw);
-    if (!parsed.success) {
-      throw new ValidationError(
-        parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })),
-      );
-    }
-    const { event, source, kind } = parsed.data;
-    const isSns = kind
-      ? kind === 'sns'
-      : typeof event.Type === 'string' && typeof event.TopicArn === 'string';
-    const id = String((isSns ? event.MessageId : event.id) ?? 'event');
-    const from = source ?? rule.match.sources?.[0] ?? 'test';
-    const ruleEvent = toRuleEvent({
-      key: `${from}:${id}`,
-      source: from,
-      kind: isSns ? 'sns' : 'events',
-      body: JSON.stringify(event),
-      receivedAt: new Date(),
-    });
-    return c.json(await deps.service.test(rule.name, ruleEvent));
+    return c.json(await deps.service.test(rule.name, eventOf(rule, await c.req.text())));
   });
 
   return app;
+}
+
+/** The event of a test or run request's body `{ event, source?, kind? }`: SNS when it looks like an SNS message. */
+function eventOf(rule: Rule, text: string) {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ValidationError([{ field: '(body)', message: 'must be JSON: { "event": { … } }' }]);
+  }
+  const parsed = TestBody.safeParse(raw);
+  if (!parsed.success) {
+    throw new ValidationError(
+      parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })),
+    );
+  }
+  const { event, source, kind } = parsed.data;
+  const isSns = kind ? kind === 'sns' : typeof event.Type === 'string' && typeof event.TopicArn === 'string';
+  const id = String((isSns ? event.MessageId : event.id) ?? 'event');
+  const from = source ?? rule.match.sources?.[0] ?? 'test';
+  return toRuleEvent({
+    key: `${from}:${id}`,
+    source: from,
+    kind: isSns ? 'sns' : 'events',
+    body: JSON.stringify(event),
+    receivedAt: new Date(),
+  });
 }
 
 function describeRule(rule: Rule) {

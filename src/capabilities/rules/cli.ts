@@ -106,12 +106,7 @@ export function rulesCommand(): Command {
       cliAction(async (client, options, args) => {
         const name = args[0] as string;
         const o = options as typeof options & { event: string; source?: string };
-        let event: unknown;
-        try {
-          event = JSON.parse(readFileSync(o.event, 'utf8'));
-        } catch (error) {
-          throw new CliError(`cannot read the event from ${o.event}: ${(error as Error).message}`);
-        }
+        const event = readEvent(o.event);
         const report = await client.call<TestJson>('POST', `/api/rules/${encodeURIComponent(name)}/test`, {
           event,
           ...(o.source ? { source: o.source } : {}),
@@ -145,11 +140,22 @@ export function rulesCommand(): Command {
     .command('run')
     .description('run NAME’s actions now (recorded as run by you)')
     .argument('<name>', 'rule name')
+    .option(
+      '--event <file>',
+      'the event its actions see (templates filled from it; the rule must match it): an SNS message or an EventBridge event',
+    )
+    .option('--source <name>', 'the gateway source it came through (default: the rule’s first)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  chronops rules run price-list\n  chronops rules run price-list --event examples/events/price-list.json',
+    )
     .action(
       cliAction(async (client, options, args) => {
+        const o = options as typeof options & { event?: string; source?: string };
         const result = await client.call<{ runs: Array<{ kind: string; status: string; runId: string }> }>(
           'POST',
           `/api/rules/${encodeURIComponent(args[0] as string)}/run`,
+          o.event ? { event: readEvent(o.event), ...(o.source ? { source: o.source } : {}) } : undefined,
         );
         if (options.json) return void console.log(JSON.stringify(result, null, 2));
         for (const r of result.runs) console.log(`${r.kind.padEnd(8)} ${r.status.padEnd(10)} run ${r.runId}`);
@@ -195,4 +201,13 @@ export function rulesCommand(): Command {
       }),
     );
   return rules;
+}
+
+/** The event in a JSON file, or a clear error. */
+function readEvent(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new CliError(`cannot read the event from ${file}: ${(error as Error).message}`);
+  }
 }

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { AwsGateway, CloudCall } from '../../aws/gateway.ts';
 import { isThrottling } from '../../aws/gateway.ts';
-import { ChronopsError, NotFoundError } from '../../kernel/errors.ts';
+import { ChronopsError, NotFoundError, ValidationError } from '../../kernel/errors.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import { RunTaskAction, type RunTaskOutcome } from './actions/run-task.ts';
 import { taskStateChange } from './events.ts';
@@ -180,26 +180,41 @@ export class RulesService {
 
   /**
    * Runs every action of `rule` now, asked by a person (no match needed): from chat, reports go to the thread;
-   * `key` makes a retried request run it once.
+   * `key` makes a retried request run it once. With `event` (the CLI's `rules run NAME --event file.json`), the
+   * actions see that event (its templates filled from it), which the rule must match.
    */
   async runNow(
     ruleName: string,
-    request: { key: string; user: string; platform: string; origin?: ChatOrigin },
+    request: { key: string; user: string; platform: string; origin?: ChatOrigin; event?: RuleEvent },
   ): Promise<HandleResult> {
     const rule = this.rule(ruleName);
-    const event: RuleEvent = {
-      key: request.key,
-      source: request.platform,
-      kind: 'events',
-      document: {
-        source: 'chronops.chat',
-        'detail-type': 'Rule run requested',
-        time: new Date().toISOString(),
-        detail: { rule: rule.name, user: request.user, platform: request.platform },
-      },
-      summary: `run requested by ${request.user} (${request.platform})`,
-      receivedAt: new Date(),
-    };
+    const given = request.event;
+    if (given) {
+      const reason = whyNot(rule, given);
+      if (reason !== undefined) {
+        throw new ValidationError([{ field: 'event', message: `${rule.name} does not match it: ${reason}` }]);
+      }
+    }
+    const event: RuleEvent = given
+      ? {
+          ...given,
+          key: request.key,
+          summary: `${given.summary}, run by ${request.user} (${request.platform})`.slice(0, 200),
+          receivedAt: new Date(),
+        }
+      : {
+          key: request.key,
+          source: request.platform,
+          kind: 'events',
+          document: {
+            source: 'chronops.chat',
+            'detail-type': 'Rule run requested',
+            time: new Date().toISOString(),
+            detail: { rule: rule.name, user: request.user, platform: request.platform },
+          },
+          summary: `run requested by ${request.user} (${request.platform})`,
+          receivedAt: new Date(),
+        };
     const result: HandleResult = { matched: [rule.name], runs: [] };
     for (const [i] of rule.actions.entries())
       result.runs.push(await this.#execute(rule, i, event, request.origin));

@@ -12,6 +12,7 @@ const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../../bin/chronops.js', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../../../examples/chronops.yaml', import.meta.url));
 const EVENT = fileURLToPath(new URL('../../../examples/events/price-list.json', import.meta.url));
+const ECS_EVENT = fileURLToPath(new URL('../../../examples/events/ecs-task-stopped.json', import.meta.url));
 
 describe('chronops rules (the CLI) against the demo configuration', () => {
   let chronops: Running;
@@ -57,6 +58,33 @@ describe('chronops rules (the CLI) against the demo configuration', () => {
     assert.equal(runTask.input.launchType, 'FARGATE');
     const runs = JSON.parse((await cli('runs', '--json')).stdout);
     assert.deepEqual(runs, []);
+  });
+
+  it('rules run price-list --event examples/events/price-list.json: the task starts with the notification’s values', async () => {
+    // Act
+    const { stdout } = await cli('run', 'price-list', '--event', EVENT);
+    const runs = JSON.parse((await cli('runs', '--json')).stdout);
+
+    // Assess
+    assert.match(stdout, /^runTask +running +run \S+$/m);
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0].status, 'running');
+    assert.match(runs[0].event, /^SNS price-list-api: Price List Update, run by .+ \(cli\)$/);
+    const runTask = chronops.calls.find((c) => c.command === 'RunTask');
+    assert.match(JSON.stringify(runTask?.input), /\{"name":"OFFER_CODE","value":"AmazonEC2"\}/);
+    // An event the rule does not match is refused with the reason, and runs nothing.
+    await assert.rejects(
+      cli('run', 'price-list', '--event', ECS_EVENT),
+      (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 1);
+        assert.match(
+          error.stderr,
+          /price-list does not match it: the rule matches SNS topics and this is not an SNS message/,
+        );
+        return true;
+      },
+    );
+    assert.equal(JSON.parse((await cli('runs', '--json')).stdout).length, 1);
   });
 
   it('an unknown rule or a missing file is a clear error and exit code 1', async () => {
