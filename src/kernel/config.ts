@@ -386,6 +386,7 @@ export function parseConfig(
     ]),
     new Set(Object.keys(file.notify.destinations)),
     issues,
+    new Set(file.services.map((s) => s.name)),
   );
   issues.push(...envIssues);
   if (issues.length > 0) throw new ConfigError(issues);

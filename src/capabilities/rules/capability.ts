@@ -42,6 +42,13 @@ export const rulesModule: CapabilityModule<RulesCapability> = {
       store,
       gateway: host.aws,
       notifier: outboxNotifier(host.notifier),
+      // The one caller of the team's services (signed, timed out, limited per service, audited); the run id is
+      // the Idempotency-Key, so a retried delivery's call is recognisable by the service.
+      http: {
+        has: (service) => host.services.has(service),
+        call: (service, request, runId) =>
+          host.services.call(service, request, { idempotencyKey: runId, run: runId, actor: 'rules' }),
+      },
       dryRun: host.config.dryRun,
       logger: host.logger,
       metrics: { run: (rule, action, outcome) => runs.inc({ rule, action, outcome }) },

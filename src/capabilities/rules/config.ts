@@ -199,7 +199,7 @@ export type RuleFile = z.infer<Schemas['rule']>;
 /**
  * The rules and the task allow-list with cross-checks: unique names (`taken` holds the names of the other
  * resources and where they are), each runTask's entry and family on the allow-list, each destination a notify
- * destination of the config. Problems go to `issues`.
+ * destination of the config, each http action's service one of `services:`. Problems go to `issues`.
  */
 export function collectRules(
   tasks: TaskEntryFile[],
@@ -207,6 +207,7 @@ export function collectRules(
   taken: ReadonlyMap<string, string>,
   destinations: ReadonlySet<string>,
   issues: FieldIssue[],
+  services: ReadonlySet<string> = new Set(),
 ): RulesConfig {
   const known = () => [...destinations].join(', ') || 'none; add notify.destinations';
   const checkDestination = (field: string, name: string | undefined) => {
@@ -294,6 +295,12 @@ export function collectRules(
         });
       } else if (a.http) {
         const h = a.http;
+        if (!services.has(h.service)) {
+          issues.push({
+            field: `${field}.http.service`,
+            message: `no service "${h.service}" (configured: ${[...services].join(', ') || 'none; add services:'})`,
+          });
+        }
         actions.push({
           kind: 'http',
           service: h.service,

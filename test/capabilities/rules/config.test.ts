@@ -20,6 +20,7 @@ function file(overrides: { tasks?: unknown; rules?: unknown } = {}): Record<stri
       ],
     },
     notify: { destinations: { ops: { kind: 'console' } } },
+    services: [{ name: 'billing', baseUrl: 'https://billing.internal' }],
     rules: overrides.rules ?? [
       {
         name: 'price-list',
@@ -212,6 +213,12 @@ describe('rules config', () => {
         },
       ],
     );
+    assert.deepEqual(issuesOf(file(ruleWith({ actions: [{ http: { service: 'biling' } }] }))), [
+      {
+        field: 'rules[0].actions[0].http.service',
+        message: 'no service "biling" (configured: billing)',
+      },
+    ]);
     assert.deepEqual(
       issuesOf(file(ruleWith({ actions: [{ notify: { to: 'ops', text: 'offer {{ Message.offerCode' } }] }))),
       [
