@@ -34,6 +34,11 @@ export function serveCommand(): Command {
           if (stopping) return;
           stopping = true;
           logger.info(`${signal}: stopping`);
+          // Bounded: runs under way get 5 s, then are handed back to the other servers; the rest closes fast.
+          setTimeout(() => {
+            logger.error('stop took longer than 20 s; exiting');
+            process.exit(1);
+          }, 20_000).unref();
           chronops
             .close()
             .then(() => process.exit(0))

@@ -48,6 +48,8 @@ export interface ChronopsOptions {
   gateway?: AwsGateway;
   /** Timer loop and workers' poll interval, for tests. */
   pollMs?: number;
+  /** The timer loop's lease per server (default 8000 ms; see src/timers/timers.ts). */
+  leaseMs?: number;
   /** Replace the Slack Web API client (tests). */
   slackTransport?: ChatTransport;
   /** Handle stored webhook deliveries in this process (default true; false: ingest only). */
@@ -136,6 +138,10 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       node,
       logger,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+      ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+      // The embedded database's data-directory lock proves that the previous process is gone: its work is taken
+      // back at once. On PostgreSQL the others take a dead server's work once its lease has run out.
+      takeBackAtStart: db instanceof PgliteDb,
     });
     let capacity: CapacityCapability | undefined;
     const gateway =

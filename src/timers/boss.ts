@@ -51,5 +51,9 @@ export async function startBoss(
     retryDelayMax: 120,
     expireInSeconds: 900,
   });
+  // Fill pg-boss' queue cache now, outside any transaction: a first `insert`/`cancel` inside one of chronops'
+  // transactions would otherwise read the queue through pg-boss' own connection, and on the embedded database
+  // (one connection, held by that transaction) wait forever. A cancel of no job is the cheapest call that does.
+  await boss.cancel(TIMER_QUEUE, '00000000-0000-0000-0000-000000000000');
   return boss;
 }

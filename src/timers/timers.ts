@@ -29,6 +29,20 @@ export interface TimersOptions {
   /** Handler runs at once in this process (each a different key). Default 25. */
   concurrency?: number;
   now?: () => Date;
+  /**
+   * This server's lease: renewed every `heartbeatMs` (default leaseMs / 4); a server whose lease has run out
+   * for `leaseMs` (default 8000) is dead to the others, and the keys it held are sent again as new jobs. So a
+   * killed server's work resumes on another within leaseMs + heartbeatMs + one poll (~11 s by default).
+   */
+  leaseMs?: number;
+  heartbeatMs?: number;
+  /**
+   * The embedded database: its data-directory lock proves that no other process runs on it, so every key held
+   * by anyone (the previous process, killed) is taken back at start, not after a lease.
+   */
+  takeBackAtStart?: boolean;
+  /** On stop, how long runs under way may take to finish before they are handed back. Default 5000. */
+  handBackMs?: number;
 }
 
 /** The job sent to pg-boss for a (kind, key) whose rows fired. */
@@ -84,6 +98,10 @@ export class Timers implements TimerScheduler {
   private claimAgain = false;
   private worker: Promise<void> | undefined;
   private stopped = true;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private beating: Promise<void> | undefined;
+  /** Until when (performance.now()) this server's lease is known to hold: past it, it takes no new jobs. */
+  private leaseHeldUntil = 0;
 
   constructor(options: TimersOptions) {
     this.o = options;
@@ -127,23 +145,159 @@ export class Timers implements TimerScheduler {
     return this.rows.cancel(options.tx ?? this.o.db, selector);
   }
 
+  get leaseMs(): number {
+    return this.o.leaseMs ?? 8000;
+  }
+
+  private get heartbeatMs(): number {
+    return this.o.heartbeatMs ?? Math.max(50, Math.floor(this.leaseMs / 4));
+  }
+
   async start(): Promise<void> {
     this.stopped = false;
+    await this.renewLease();
+    if (this.o.takeBackAtStart) {
+      const n = await this.takeOver('all');
+      if (n > 0) this.o.logger.info({ keys: n }, 'timers: took back the work of the previous process');
+    }
+    await this.takeOver('dead');
     this.worker = this.workLoop();
     this.poller = setInterval(() => this.wake(), this.pollMs);
     this.poller.unref();
+    this.heartbeat = setInterval(() => {
+      this.beating ??= this.beat().finally(() => {
+        this.beating = undefined;
+      });
+    }, this.heartbeatMs);
+    this.heartbeat.unref();
     this.wake();
   }
 
-  /** Stops claiming and fetching; waits for the runs under way. */
+  /**
+   * Stops claiming and fetching; waits up to `handBackMs` for the runs under way, then aborts those still
+   * running and hands their keys back (new jobs any server may take), and gives up this server's lease.
+   */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     if (this.poller) clearInterval(this.poller);
+    if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.timer) clearTimeout(this.timer);
     this.workSignal.notify();
     await this.claiming?.catch(() => {});
+    await this.beating?.catch(() => {});
     await this.worker;
-    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    const runs = [...this.running.values()];
+    if (runs.length > 0) {
+      let timeout: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        Promise.allSettled(runs.map((r) => r.done)).then(() => true),
+        new Promise<false>((resolve) => {
+          timeout = setTimeout(() => resolve(false), this.o.handBackMs ?? 5000);
+        }),
+      ]);
+      clearTimeout(timeout);
+      if (!finished) {
+        for (const r of this.running.values()) r.abort.abort(new Error('server stopping: work handed back'));
+        const n = await this.takeOver('mine').catch((error) => {
+          this.o.logger.error({ err: error }, 'timers: could not hand work back');
+          return 0;
+        });
+        this.o.logger.warn(
+          { keys: n },
+          'timers: stopping; runs still under way handed back to the other servers',
+        );
+      }
+    }
+    await this.o.db
+      .query(`DELETE FROM ${this.s}.nodes WHERE node = $1`, [this.o.node])
+      .catch((error) => this.o.logger.warn({ err: error }, 'timers: could not give up the lease'));
+  }
+
+  /** Renews this server's lease; false when it had run out and another server took its work. */
+  private async renewLease(): Promise<boolean> {
+    const asked = performance.now();
+    const rows = await this.o.db.query<{ fresh: boolean }>(
+      `INSERT INTO ${this.s}.nodes AS n (node, lease_until)
+       VALUES ($1, clock_timestamp() + $2 * interval '1 millisecond')
+       ON CONFLICT (node) DO UPDATE SET seen_at = clock_timestamp(), lease_until = excluded.lease_until
+       RETURNING (xmax = 0) AS fresh`,
+      [this.o.node, this.leaseMs],
+    );
+    this.leaseHeldUntil = asked + this.leaseMs;
+    return rows[0]?.fresh !== true;
+  }
+
+  /** One heartbeat: renew the lease, and take over the keys of servers whose lease ran out. */
+  private async beat(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const kept = await this.renewLease();
+      if (!kept && this.running.size > 0) {
+        // Thought dead (a stall longer than the lease): the keys were sent again; what runs here is dropped.
+        this.o.logger.warn({ runs: this.running.size }, 'timers: lease ran out; runs under way abandoned');
+        for (const r of this.running.values()) r.abort.abort(new Error('lease lost'));
+      }
+      const n = await this.takeOver('dead');
+      if (n > 0)
+        this.o.logger.warn({ keys: n }, 'timers: took over the work of a server whose lease ran out');
+    } catch (error) {
+      this.o.logger.error({ err: error }, 'timers: heartbeat failed');
+    }
+  }
+
+  /**
+   * Sends the keys again as new jobs (takeovers + 1), in one transaction: `dead` — keys run by servers whose
+   * lease ran out (their lease rows are removed) or that have none; `all` — every key (the embedded database at
+   * start); `mine` — this server's (handed back on stop). The old jobs are cancelled, so a server that comes
+   * back finds its key given to another job (its outcome is dropped: LostClaimError). Returns how many.
+   */
+  async takeOver(which: 'dead' | 'all' | 'mine'): Promise<number> {
+    const sent = await this.o.db.transaction(async (tx) => {
+      let where: string;
+      let params: unknown[];
+      if (which === 'all') {
+        await tx.query(`DELETE FROM ${this.s}.nodes WHERE node <> $1`, [this.o.node]);
+        where = 'true';
+        params = [];
+      } else if (which === 'mine') {
+        where = 'k.node = $1';
+        params = [this.o.node];
+      } else {
+        await tx.query(`DELETE FROM ${this.s}.nodes WHERE lease_until < clock_timestamp()`);
+        where = `k.node IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${this.s}.nodes n WHERE n.node = k.node)`;
+        params = [];
+      }
+      const moved = await tx.query<{ kind: string; key: string; job_id: string; old_job: string }>(
+        `WITH old AS (
+           SELECT k.kind, k.key, k.job_id FROM ${this.s}.timer_keys k WHERE ${where}
+           ORDER BY k.kind, k.key FOR UPDATE SKIP LOCKED)
+         UPDATE ${this.s}.timer_keys k
+         SET job_id = gen_random_uuid(), node = NULL, attempt = NULL, started_at = NULL,
+             claimed_at = clock_timestamp(), takeovers = k.takeovers + 1
+         FROM old WHERE k.kind = old.kind AND k.key = old.key
+         RETURNING k.kind, k.key, k.job_id, old.job_id AS old_job`,
+        params,
+      );
+      if (moved.length === 0) return 0;
+      await this.o.boss.cancel(
+        TIMER_QUEUE,
+        moved.map((m) => m.old_job),
+        { db: tx.bossDb },
+      );
+      await this.o.boss.insert(
+        TIMER_QUEUE,
+        moved.map((m) => ({
+          id: m.job_id,
+          data: { kind: m.kind, key: m.key } satisfies KeyJob,
+          ...this.jobOptions(m.kind),
+        })),
+        { db: tx.bossDb },
+      );
+      return moved.length;
+    });
+    if (sent > 0) this.workSignal.notify();
+    return sent;
   }
 
   /**
@@ -346,7 +500,9 @@ export class Timers implements TimerScheduler {
     const concurrency = this.o.concurrency ?? 25;
     while (!this.stopped) {
       const room = concurrency - this.running.size;
-      if (room <= 0) {
+      if (room <= 0 || performance.now() > this.leaseHeldUntil) {
+        // Full, or this server could not renew its lease in time: the others may be taking its work over, so it
+        // takes no new work until its lease holds again.
         await this.workSignal.wait(this.pollMs);
         continue;
       }
@@ -440,6 +596,8 @@ export class Timers implements TimerScheduler {
       signal,
       settle: async (tx) => {
         if (settled) return;
+        // Handed back (stop) or lease lost: the key is another job's now, or about to be.
+        if (signal.aborted) throw new LostClaimError(`timers: ${key.kind} ${key.key} was handed back`);
         await this.settleIn(tx, job, key, ids);
         settled = true;
       },

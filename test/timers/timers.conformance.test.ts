@@ -9,7 +9,7 @@ import { migrate } from '../../src/store/migrations.ts';
 import { startBoss } from '../../src/timers/boss.ts';
 import { timersMigrations } from '../../src/timers/migrations.ts';
 import type { FiredTimer, TimerHandler } from '../../src/timers/port.ts';
-import { Timers } from '../../src/timers/timers.ts';
+import { Timers, type TimersOptions } from '../../src/timers/timers.ts';
 import { backends, eventually } from '../support/harness.ts';
 
 interface Node {
@@ -19,9 +19,15 @@ interface Node {
 
 const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-async function startNode(db: Db, schema: string, handlers: TimerHandler[], name: string): Promise<Node> {
+async function startNode(
+  db: Db,
+  schema: string,
+  handlers: TimerHandler[],
+  name: string,
+  options: Partial<TimersOptions> = {},
+): Promise<Node> {
   const boss = await startBoss(db, schema, { maintenance: false });
-  const timers = new Timers({ db, boss, schema, node: name, logger, pollMs: 100 });
+  const timers = new Timers({ db, boss, schema, node: name, logger, pollMs: 100, ...options });
   for (const h of handlers) timers.handle(h);
   await timers.start();
   return { timers, boss };
@@ -43,14 +49,125 @@ for (const backend of backends) {
     let opened: Awaited<ReturnType<typeof backend.open>> | undefined;
     const nodes: Node[] = [];
 
-    async function setUp(handlers: TimerHandler[], count = 1): Promise<Node[]> {
+    async function setUp(
+      handlers: TimerHandler[],
+      count = 1,
+      options: Partial<TimersOptions> = {},
+    ): Promise<Node[]> {
       opened = await backend.open();
       await migrate(opened.db, opened.schema, [timersMigrations]);
       for (let i = 0; i < count; i++) {
-        nodes.push(await startNode(opened.db, opened.schema, handlers, `node-${i}`));
+        nodes.push(await startNode(opened.db, opened.schema, handlers, `node-${i}`, options));
       }
       return nodes;
     }
+
+    async function addNode(
+      handlers: TimerHandler[],
+      name: string,
+      options: Partial<TimersOptions> = {},
+    ): Promise<Node> {
+      const n = await startNode(opened!.db, opened!.schema, handlers, name, options);
+      nodes.push(n);
+      return n;
+    }
+
+    /** A handler whose runs on `stuckOn` never end by themselves (a hung or dead server), until aborted. */
+    function stuckHandler(stuckOn: string, runs: Array<{ node: string; attempt: number; resumed: boolean }>) {
+      let release: () => void = () => {};
+      const released = new Promise<void>((r) => {
+        release = r;
+      });
+      const handler: TimerHandler = {
+        kind: 'test.long',
+        run: async (_timers, ctx) => {
+          runs.push({ node: ctx.node, attempt: ctx.attempt, resumed: ctx.resumed });
+          if (ctx.node === stuckOn) {
+            await Promise.race([
+              released,
+              new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true })),
+            ]);
+          }
+        },
+      };
+      return { handler, release: () => release() };
+    }
+
+    it('a server whose lease runs out (hung, or killed) has its key taken over by another within the lease', async () => {
+      // Prepare: node-0 renews its lease only at start (a hung server); node-1 is healthy
+      const runs: Array<{ node: string; attempt: number; resumed: boolean }> = [];
+      const stuck = stuckHandler('node-0', runs);
+      const [a] = await setUp([stuck.handler], 1, { leaseMs: 600, heartbeatMs: 3_600_000 });
+      await a!.timers.schedule([{ kind: 'test.long', key: 'r1', dueAt: inMs(50), dedupe: 'x' }]);
+      await eventually(async () => runs.length === 1, 5000, 'node-0 running r1');
+      const b = await addNode([stuck.handler], 'node-1', { leaseMs: 600, heartbeatMs: 100 });
+      const t0 = Date.now();
+      // Act: node-0 never renews its lease
+      await eventually(async () => (await statuses()).x === 'done', 5000, 'r1 done by node-1');
+      // Assess
+      const tookMs = Date.now() - t0;
+      assert.ok(tookMs < 2000, `taken over ${tookMs} ms after node-1 started (lease 600 ms)`);
+      assert.deepEqual(runs, [
+        { node: 'node-0', attempt: 0, resumed: false },
+        { node: 'node-1', attempt: 1, resumed: true },
+      ]);
+      // The hung server's late outcome is dropped, and the key is free
+      stuck.release();
+      await sleep(200);
+      assert.deepEqual(await statuses(), { x: 'done' });
+      assert.deepEqual(await opened!.db.query(`SELECT * FROM ${opened!.schema}.timer_keys`), []);
+      assert.ok(b);
+    });
+
+    it('the embedded database case: a server started with takeBackAtStart resumes every key at once', async () => {
+      const runs: Array<{ node: string; attempt: number; resumed: boolean }> = [];
+      const stuck = stuckHandler('node-0', runs);
+      // node-0's lease would last an hour: only takeBackAtStart can free its key
+      const [a] = await setUp([stuck.handler], 1, { leaseMs: 3_600_000 });
+      await a!.timers.schedule([
+        { kind: 'test.long', key: 'r1', dueAt: inMs(50), dedupe: 'x' },
+        { kind: 'test.long', key: 'r2', dueAt: inMs(50), dedupe: 'y' },
+      ]);
+      await eventually(async () => runs.length === 2, 5000, 'node-0 running r1 and r2');
+      const t0 = Date.now();
+      await addNode([stuck.handler], 'node-1', { takeBackAtStart: true });
+      await eventually(
+        async () => Object.values(await statuses()).every((s) => s === 'done'),
+        5000,
+        'r1 and r2 done by node-1',
+      );
+      assert.ok(Date.now() - t0 < 2000, `resumed in ${Date.now() - t0} ms`);
+      assert.deepEqual(
+        runs.filter((r) => r.node === 'node-1'),
+        [
+          { node: 'node-1', attempt: 1, resumed: true },
+          { node: 'node-1', attempt: 1, resumed: true },
+        ],
+      );
+      stuck.release();
+    });
+
+    it('stop hands runs still under way back after handBackMs; another server resumes them', async () => {
+      const runs: Array<{ node: string; attempt: number; resumed: boolean }> = [];
+      const stuck = stuckHandler('node-0', runs);
+      const [a] = await setUp([stuck.handler], 1, { handBackMs: 200, leaseMs: 3_600_000 });
+      await addNode([stuck.handler], 'node-1', { leaseMs: 3_600_000 });
+      await a!.timers.schedule([{ kind: 'test.long', key: 'r1', dueAt: inMs(50), dedupe: 'x' }]);
+      await eventually(async () => runs.length === 1, 5000, 'a run started');
+      if (runs[0]!.node !== 'node-0') return; // node-1 took it first: nothing to hand back in this draw
+      const t0 = Date.now();
+      await a!.timers.stop();
+      const stopMs = Date.now() - t0;
+      assert.ok(stopMs < 1000, `stop bounded (${stopMs} ms)`);
+      await eventually(async () => (await statuses()).x === 'done', 5000, 'r1 done by node-1');
+      assert.deepEqual(runs[1], { node: 'node-1', attempt: 1, resumed: true });
+      const leases = await opened!.db.query<{ node: string }>(`SELECT node FROM ${opened!.schema}.nodes`);
+      assert.deepEqual(
+        leases.map((l) => l.node),
+        ['node-1'],
+        'the stopped server gave up its lease',
+      );
+    });
 
     afterEach(async () => {
       for (const n of nodes.splice(0)) await stopNode(n).catch(() => {});
