@@ -3,6 +3,14 @@
 // Node 22.12–22.17 need the flag, so this shim starts a child with it there).
 import { spawnSync } from 'node:child_process';
 
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 12) || major === 23 || (major === 24 && minor < 6)) {
+  // Older Nodes cannot run TypeScript at all ("bad option: --experimental-strip-types"): say what to do instead.
+  console.error(
+    `chronops needs Node.js 22.22+ or 24.6+ (this is ${process.version}): install it from https://nodejs.org or with \`nvm install 24\`, then run chronops with it.`,
+  );
+  process.exit(1);
+}
 if (process.features.typescript) {
   await import('../src/cli/main.ts');
 } else {
