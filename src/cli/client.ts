@@ -1,11 +1,15 @@
 // The CLI's way to a running chronops: its HTTP API, with the server URL and token from the options or the
 // environment, errors turned into short messages. Every capability's commands (`chronops windows …`, `chronops
 // notify …`) use it.
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import { parse } from 'yaml';
 
 export interface GlobalOptions {
   server?: string;
+  /** The server's config file (its `server.host`/`server.port`); default $CHRONOPS_CONFIG. */
+  config?: string;
   token?: string;
   json?: boolean;
 }
@@ -14,11 +18,7 @@ export class ApiClient {
   readonly base: string;
   private readonly token?: string;
   constructor(options: GlobalOptions) {
-    this.base = (
-      options.server ??
-      process.env.CHRONOPS_URL ??
-      `http://127.0.0.1:${process.env.PORT ?? 3000}`
-    ).replace(/\/$/, '');
+    this.base = serverUrl(options, process.env).replace(/\/$/, '');
     this.token = options.token ?? process.env.CHRONOPS_TOKEN;
   }
 
@@ -38,7 +38,7 @@ export class ApiClient {
       });
     } catch (error) {
       throw new CliError(
-        `cannot reach chronops at ${this.base} (${(error as Error).message}); is \`chronops serve\` running? (--server or CHRONOPS_URL)`,
+        `cannot reach chronops at ${this.base} (${(error as Error).message}); is \`chronops serve\` running? (--server, CHRONOPS_URL, or --config/CHRONOPS_CONFIG)`,
       );
     }
     const text = await response.text();
@@ -55,6 +55,37 @@ export class ApiClient {
 }
 
 export class CliError extends Error {}
+
+/** The option help of `--config`, shared by every command group. */
+export const CONFIG_OPTION_HELP =
+  "the server's config file: its server.host and server.port (default $CHRONOPS_CONFIG)";
+
+/**
+ * Where the server is: `--server`, else `CHRONOPS_URL`, else the config file's `server.host`/`server.port`
+ * (`--config` or `CHRONOPS_CONFIG`), else `http://127.0.0.1:$PORT` (3000).
+ */
+export function serverUrl(options: GlobalOptions, env: NodeJS.ProcessEnv): string {
+  if (options.server) return options.server;
+  if (env.CHRONOPS_URL) return env.CHRONOPS_URL;
+  const path = options.config?.trim() || env.CHRONOPS_CONFIG?.trim();
+  if (path) {
+    let server: { host?: unknown; port?: unknown } | undefined;
+    try {
+      server = (parse(readFileSync(path, 'utf8')) as { server?: typeof server } | null)?.server;
+    } catch (error) {
+      throw new CliError(`cannot read the config file ${path}: ${(error as Error).message}`);
+    }
+    const rawHost = typeof server?.host === 'string' ? server.host : '127.0.0.1';
+    // A server listening on every address is reached on loopback.
+    const host = rawHost === '0.0.0.0' || rawHost === '::' ? '127.0.0.1' : rawHost;
+    const port = server?.port ?? 3000;
+    if (!Number.isInteger(port) || (port as number) <= 0 || (port as number) > 65535) {
+      throw new CliError(`${path}: server.port must be a port number (1–65535), not ${JSON.stringify(port)}`);
+    }
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+  return `http://127.0.0.1:${env.PORT ?? 3000}`;
+}
 
 function safeUser(): string {
   try {

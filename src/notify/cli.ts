@@ -1,7 +1,7 @@
 // `chronops notify …`: the configured destinations, a test message to one (to check a webhook right after setting
 // it up), and what happened to the latest notifications. Talks to a running chronops.
 import { Command } from 'commander';
-import { cliAction } from '../cli/client.ts';
+import { CONFIG_OPTION_HELP, cliAction } from '../cli/client.ts';
 
 interface DestinationJson {
   name: string;
@@ -24,7 +24,11 @@ interface MessageJson {
 export function notifyCommand(): Command {
   const notify = new Command('notify')
     .description('notification destinations: Teams, Slack and JANDI webhooks, Slack channels, the console')
-    .option('--server <url>', 'chronops server URL (default $CHRONOPS_URL or http://127.0.0.1:$PORT)')
+    .option(
+      '--server <url>',
+      'chronops server URL (default $CHRONOPS_URL, else the config file, else http://127.0.0.1:$PORT)',
+    )
+    .option('-c, --config <path>', CONFIG_OPTION_HELP)
     .option('--token <token>', 'bearer token, when the server requires one (default $CHRONOPS_TOKEN)')
     .option('--json', 'print JSON');
 

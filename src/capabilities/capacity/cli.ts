@@ -1,6 +1,12 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { DateTime } from 'luxon';
-import { type ApiClient, CliError, type GlobalOptions, cliAction as run } from '../../cli/client.ts';
+import {
+  type ApiClient,
+  CliError,
+  CONFIG_OPTION_HELP,
+  type GlobalOptions,
+  cliAction as run,
+} from '../../cli/client.ts';
 
 interface Ask {
   resource?: string;
@@ -38,7 +44,8 @@ function fmt(iso: string, zone: string): string {
 function describeWindow(w: WindowJson, zone: string): string {
   const lines = [`${w.id}  ${w.name}  [${w.status}${w.dryRun ? ', dry-run' : ''}]  by ${w.createdBy}`];
   for (const h of w.holds) {
-    const amount = h.kind === 'ecs' ? `${h.amount} tasks` : `+${h.amount} readers`;
+    const amount =
+      h.kind === 'ecs' ? `${h.amount} tasks` : `+${h.amount} ${h.amount === 1 ? 'reader' : 'readers'}`;
     lines.push(
       `  ${h.kind.padEnd(6)} ${h.resource.padEnd(16)} ${amount.padEnd(12)} ${fmt(h.from, zone)} → ${fmt(h.until, zone)}`,
     );
@@ -56,7 +63,11 @@ async function zoneOf(client: ApiClient): Promise<string> {
 export function windowsCommand(): Command {
   const windows = new Command('windows')
     .description('capacity windows (talks to a running chronops server)')
-    .option('--server <url>', 'chronops server URL (default $CHRONOPS_URL or http://127.0.0.1:$PORT)')
+    .option(
+      '--server <url>',
+      'chronops server URL (default $CHRONOPS_URL, else the config file, else http://127.0.0.1:$PORT)',
+    )
+    .option('-c, --config <path>', CONFIG_OPTION_HELP)
     .option('--token <token>', 'bearer token, when the server requires one (default $CHRONOPS_TOKEN)')
     .option('--json', 'print JSON');
 

@@ -2,7 +2,7 @@
 // changed), running one now, and the latest runs. Talks to a running chronops (its HTTP API).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { CliError, cliAction } from '../../cli/client.ts';
+import { CliError, CONFIG_OPTION_HELP, cliAction } from '../../cli/client.ts';
 
 interface RuleJson {
   name: string;
@@ -62,7 +62,11 @@ export function rulesCommand(): Command {
     .description(
       'event rules: SNS notifications and AWS events that start Fargate tasks, notify, call services',
     )
-    .option('--server <url>', 'chronops server URL (default $CHRONOPS_URL or http://127.0.0.1:$PORT)')
+    .option(
+      '--server <url>',
+      'chronops server URL (default $CHRONOPS_URL, else the config file, else http://127.0.0.1:$PORT)',
+    )
+    .option('-c, --config <path>', CONFIG_OPTION_HELP)
     .option('--token <token>', 'bearer token, when the server requires one (default $CHRONOPS_TOKEN)')
     .option('--json', 'print JSON');
 
