@@ -56,9 +56,11 @@ export class ProgressReporter {
       key: `progress:${e.transition.id}:started`,
       text: startedText(e.transition, resource(e.transition.resource), e.target, locale),
     }));
+    // One converge may finish several transitions of a window (covered: its start retried after a crash and its
+    // end, or a burst): one message per window and execution, from the transition it was recorded against.
     this.on(events, 'transition.done', (e) => ({
       windowId: e.transition.windowId,
-      key: `progress:${e.transition.id}:done`,
+      key: `progress:${e.executionId}:${e.transition.windowId}:done`,
       text: doneText(e.transition, resource(e.transition.resource), e.outcome, locale),
     }));
     this.on(events, 'transition.failed', (e) => ({

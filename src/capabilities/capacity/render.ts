@@ -130,8 +130,8 @@ export const RENDER_MESSAGES: Catalogue<
       'Window `{id}` ({title}) will not scale anything; capacity it already added goes back to the plan without it.',
     cancelConfirm: 'Cancel the window',
     cancelDeny: 'Keep it',
-    summaryEcs: 'ECS {resource} → {n} tasks from {at}',
-    summaryAurora: 'Aurora {resource} +{n} readers from {at}',
+    summaryEcs: 'ECS {resource} → {n} {unit} from {at}',
+    summaryAurora: 'Aurora {resource} +{n} {unit} from {at}',
     planText: 'Plan for {title}: {summary}, until {until} (window {id}){dry}',
     cancelledText: 'Cancelled: plan for {title} (window {id}), cancelled by {who}',
     noWindows: 'No active or upcoming windows.',
@@ -149,8 +149,8 @@ export const RENDER_MESSAGES: Catalogue<
     missed:
       'was missed (due {due}; chronops was not running within the grace period), so this window does not count for it',
     readerAvailable: 'replica {id} available after {after}',
-    toTasksTarget: 'to {n} tasks',
-    toReadersTarget: 'to +{n} readers',
+    toTasksTarget: 'to {n} {unit}',
+    toReadersTarget: 'to +{n} {unit}',
   },
   ko: {
     tasks: '태스크',
@@ -363,6 +363,8 @@ export function planReply(window: CapacityWindow, config: Config, state: PlanSta
       m(h.kind === 'ecs' ? 'summaryEcs' : 'summaryAurora', {
         resource: h.resource,
         n: h.amount,
+        unit:
+          h.kind === 'ecs' ? m(h.amount === 1 ? 'task' : 'tasks') : m(h.amount === 1 ? 'reader' : 'readers'),
         at: at(h.from, zone, referenceDay),
       }),
     )
@@ -435,7 +437,13 @@ export function describeChange(
 function targetText(resource: Resource | undefined, target: Target | null, locale: Locale): string {
   const m = msgs(locale);
   if (target === null) return m('baseline');
-  return m(resource?.kind === 'aurora' ? 'toReadersTarget' : 'toTasksTarget', { n: target.amount });
+  return m(resource?.kind === 'aurora' ? 'toReadersTarget' : 'toTasksTarget', {
+    n: target.amount,
+    unit:
+      resource?.kind === 'aurora'
+        ? m(target.amount === 1 ? 'reader' : 'readers')
+        : m(target.amount === 1 ? 'task' : 'tasks'),
+  });
 }
 
 export function startedText(
