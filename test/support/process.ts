@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 
 const bin = new URL('../../bin/chronops.js', import.meta.url).pathname;
+const fault = new URL('./fault.ts', import.meta.url).href;
 
 export interface ServerProcess {
   child: ChildProcess;
   url: string;
   output: () => string;
+  /** Resolves when the process has exited (e.g. killed itself at a fault point). */
+  exited: Promise<void>;
   /** SIGKILL: no shutdown, no cleanup, like a crashed VM. */
   kill9(): Promise<void>;
   stop(): Promise<void>;
@@ -32,8 +35,11 @@ export function startServer(
   configPath: string,
   env: Record<string, string> = {},
   timeoutMs = 30_000,
+  options: { faults?: boolean } = {},
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [bin, 'serve', '--config', configPath], {
+  // `faults`: load the test-only hook (test/support/fault.ts: shared simulated AWS, kill points).
+  const pre = options.faults ? ['--import', fault] : [];
+  const child = spawn(process.execPath, [...pre, bin, 'serve', '--config', configPath], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -48,6 +54,7 @@ export function startServer(
   const server = (url: string): ServerProcess => ({
     child,
     url,
+    exited,
     output: () => out,
     kill9: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
