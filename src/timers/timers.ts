@@ -159,8 +159,7 @@ export class Timers implements TimerScheduler {
     if (this.o.takeBackAtStart) {
       const n = await this.takeOver('all');
       if (n > 0) this.o.logger.info({ keys: n }, 'timers: took back the work of the previous process');
-    }
-    await this.takeOver('dead');
+    } else await this.takeOver('dead');
     this.worker = this.workLoop();
     this.poller = setInterval(() => this.wake(), this.pollMs);
     this.poller.unref();
@@ -238,7 +237,8 @@ export class Timers implements TimerScheduler {
         this.o.logger.warn({ runs: this.running.size }, 'timers: lease ran out; runs under way abandoned');
         for (const r of this.running.values()) r.abort.abort(new Error('lease lost'));
       }
-      const n = await this.takeOver('dead');
+      // Embedded: no other process can run on this database, so nobody is taken over on a lease.
+      const n = this.o.takeBackAtStart ? 0 : await this.takeOver('dead');
       if (n > 0)
         this.o.logger.warn({ keys: n }, 'timers: took over the work of a server whose lease ran out');
     } catch (error) {
@@ -264,9 +264,12 @@ export class Timers implements TimerScheduler {
         where = 'k.node = $1';
         params = [this.o.node];
       } else {
-        await tx.query(`DELETE FROM ${this.s}.nodes WHERE lease_until < clock_timestamp()`);
-        where = `k.node IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${this.s}.nodes n WHERE n.node = k.node)`;
-        params = [];
+        // Never this server itself (a slow heartbeat of its own is not a death).
+        await tx.query(`DELETE FROM ${this.s}.nodes WHERE lease_until < clock_timestamp() AND node <> $1`, [
+          this.o.node,
+        ]);
+        where = `k.node IS NOT NULL AND k.node <> $1 AND NOT EXISTS (SELECT 1 FROM ${this.s}.nodes n WHERE n.node = k.node)`;
+        params = [this.o.node];
       }
       const moved = await tx.query<{ kind: string; key: string; job_id: string; old_job: string }>(
         `WITH old AS (
@@ -500,7 +503,8 @@ export class Timers implements TimerScheduler {
     const concurrency = this.o.concurrency ?? 25;
     while (!this.stopped) {
       const room = concurrency - this.running.size;
-      if (room <= 0 || performance.now() > this.leaseHeldUntil) {
+      const leaseLost = !this.o.takeBackAtStart && performance.now() > this.leaseHeldUntil;
+      if (room <= 0 || leaseLost) {
         // Full, or this server could not renew its lease in time: the others may be taking its work over, so it
         // takes no new work until its lease holds again.
         await this.workSignal.wait(this.pollMs);
