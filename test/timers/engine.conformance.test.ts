@@ -226,6 +226,69 @@ for (const backend of backends) {
       );
     });
 
+    it('no resource blocks another: a converge longer than the gap to its next transition, others due meanwhile', async () => {
+      // Prepare: every AWS change to ECS web takes 2 s; web's window opens at +1.0 s and closes at +1.5 s (its
+      // end falls due while its start converge still runs); shop-db's opens at +1.3 s, during web's converge
+      run = await runChronops(backend);
+      const send = run.simulator.send.bind(run.simulator);
+      let webBusy = 0;
+      run.simulator.send = async (service, command, input) => {
+        if (command === 'RegisterScalableTarget' && JSON.stringify(input).includes('service/shop/web')) {
+          webBusy++;
+          await new Promise((r) => setTimeout(r, 2000));
+          webBusy--;
+        }
+        return send(service, command, input);
+      };
+      const web = await post(run, '/api/windows', {
+        name: 'web',
+        ecs: [{ resource: 'web', amount: 12 }],
+        timing: { mode: 'explicit', at: isoIn(1000), until: isoIn(1500) },
+      });
+      const db = await post(run, '/api/windows', {
+        name: 'db',
+        aurora: [{ resource: 'shop-db', amount: 1 }],
+        timing: { mode: 'explicit', at: isoIn(1300), until: isoIn(60_000) },
+      });
+      assert.equal(web.status, 201, JSON.stringify(web.body));
+      assert.equal(db.status, 201, JSON.stringify(db.body));
+      // Act + Assess: shop-db is converged while web's slow converge still runs
+      let webBusyWhenDbDone = -1;
+      const dbStart = await eventually(
+        async () => {
+          const d = await run.service.details(db.body.window.id);
+          const e = d.executions.find((x) => x.status === 'done');
+          if (e && webBusyWhenDbDone < 0) webBusyWhenDbDone = webBusy;
+          return e;
+        },
+        10_000,
+        'shop-db converged',
+      );
+      const dueAt = new Date(db.body.window.holds[0].from).getTime();
+      const lateMs = dbStart.startedAt.getTime() - dueAt;
+      assert.ok(lateMs < 1000, `shop-db converged ${lateMs} ms after its time, not behind web`);
+      assert.equal(webBusyWhenDbDone, 1, "web's converge was still under way when shop-db's was done");
+      // web: both transitions done, one converge at a time, and back to its baseline in the end
+      const webDetails = await eventually(
+        async () => {
+          const d = await run.service.details(web.body.window.id);
+          return d.transitions.every((t) => t.status === 'done') ? d : undefined;
+        },
+        15_000,
+        "web's start and end done",
+      );
+      const runs = webDetails.executions
+        .map((e) => [e.startedAt.getTime(), e.finishedAt!.getTime()] as const)
+        .sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < runs.length; i++)
+        assert.ok(
+          runs[i]![0] >= runs[i - 1]![1] - 5,
+          `never two converges of web at once: ${JSON.stringify(webDetails.executions)}`,
+        );
+      await eventually(async () => (await scalableTarget(run)).min === 2, 8000, 'web back to its baseline');
+      assert.deepEqual(await scalableTarget(run), { min: 2, max: 10 });
+    });
+
     it('follows a new reader until available and records its time to ready', async () => {
       run = await runChronops(backend);
       const seen: number[] = [];
