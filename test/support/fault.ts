@@ -8,7 +8,8 @@
 //     after-call:<Command>:<n>   right after its n-th successful <Command> (e.g. after-call:CreateDBInstance:1)
 //     before-record:<n>          before recording its n-th execution outcome
 //     following-reader:<n>       at its n-th look at a new reader
-//   A marker file (CHRONOPS_TEST_KILL_MARK) is written first, so only one process of a test is killed.
+//   A marker file (CHRONOPS_TEST_KILL_MARK) is written first, so only one process of a test is killed (a
+//   benchmark removes it to arm the next kill; CHRONOPS_TEST_KILL_REARM=1 lets a point fire again).
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { AwsSimulator } from '../../src/aws/simulator.ts';
 import { CapacityConverger } from '../../src/capabilities/capacity/converge.ts';
@@ -20,10 +21,13 @@ const killMark = process.env.CHRONOPS_TEST_KILL_MARK;
 const [point, arg1, arg2] = killAt.split(':');
 const counts = new Map<string, number>();
 
+const rearm = process.env.CHRONOPS_TEST_KILL_REARM === '1';
+
+/** The n-th time here; with CHRONOPS_TEST_KILL_REARM=1, every time from the n-th on (the mark decides). */
 function reached(what: string, n: number): boolean {
   const c = (counts.get(what) ?? 0) + 1;
   counts.set(what, c);
-  return c === n;
+  return rearm ? c >= n : c === n;
 }
 
 function die(where: string): void {

@@ -34,7 +34,7 @@ export function tempDir(): string {
 export function startServer(
   configPath: string,
   env: Record<string, string> = {},
-  timeoutMs = 30_000,
+  timeoutMs = 120_000,
   options: { faults?: boolean } = {},
 ): Promise<ServerProcess> {
   // `faults`: load the test-only hook (test/support/fault.ts: shared simulated AWS, kill points).
