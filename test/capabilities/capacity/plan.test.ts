@@ -47,6 +47,18 @@ describe('targetAt: the merge rule', () => {
     assert.deepEqual(targetAt(holds, 'web', t('16:30')), { amount: 12, windowIds: ['b', 'a'] });
   });
 
+  it('takes the largest amount whichever window was created last (the larger created first, too)', () => {
+    // The larger window created first: a rule "the latest-created window wins" would give 8 here
+    const largerFirst = [hold('a', 12, '15:50', '17:00', '01:00'), hold('b', 8, '16:20', '17:30', '02:00')];
+    assert.deepEqual(targetAt(largerFirst, 'web', t('16:30')), { amount: 12, windowIds: ['a', 'b'] });
+    // …and listed in either order
+    assert.deepEqual(targetAt([...largerFirst].reverse(), 'web', t('16:30')), {
+      amount: 12,
+      windowIds: ['a', 'b'],
+    });
+    assert.deepEqual(targetAt(largerFirst, 'web', t('17:10')), { amount: 8, windowIds: ['b'] });
+  });
+
   it('keeps capacity when the first of two overlapping windows ends (no scale-in while one still needs it)', () => {
     // Prepare: two products 30 minutes apart, the same capacity each
     const holds = [hold('a', 12, '15:50', '17:00', '01:00'), hold('b', 12, '16:20', '17:30', '02:00')];
