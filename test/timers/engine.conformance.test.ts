@@ -289,6 +289,32 @@ for (const backend of backends) {
       assert.deepEqual(await scalableTarget(run), { min: 2, max: 10 });
     });
 
+    it('a resource removed from the config since its window was made is not touched: the transition fails, saying why', async () => {
+      // Prepare: a window on web, then web leaves the allow-list (the config the converge reads)
+      run = await runChronops(backend);
+      const created = await post(run, '/api/windows', {
+        name: 'gone',
+        ecs: [{ resource: 'web', amount: 12 }],
+        timing: { mode: 'explicit', at: isoIn(800), until: isoIn(60_000) },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      delete (run.config.resources as Record<string, unknown>).web;
+      // Act
+      const start = await eventually(
+        async () => {
+          const d = await run.service.details(created.body.window.id);
+          const t = d.transitions.find((x) => x.kind === 'start');
+          return t?.status === 'failed' ? t : undefined;
+        },
+        8000,
+        'the start refused',
+      );
+      // Assess: nothing sent to AWS for web, and the reason recorded
+      assert.match(start.error ?? '', /"web" is no longer in the configuration; nothing was changed/);
+      assert.deepEqual(mutatingCalls(run), []);
+      assert.deepEqual(await scalableTarget(run), { min: 2, max: 10 });
+    });
+
     it('follows a new reader until available and records its time to ready', async () => {
       run = await runChronops(backend);
       const seen: number[] = [];
