@@ -189,8 +189,11 @@ for (const backend of backends) {
         threadTs: parent,
         eventId: uniqueId('Ev'),
       });
+      // Closed in `finally`: a failing assertion must not leave servers running (npm test would hang).
+      const opened: Array<{ close(): Promise<void> }> = [];
       try {
         const first = await boot();
+        opened.push(first);
         // Act: the delivery and three retries arrive together.
         const answers = await Promise.all(
           [undefined, 1, 2, 3].map((retryNum) =>
@@ -200,6 +203,7 @@ for (const backend of backends) {
         await settled(first);
         await first.close();
         const second = await boot();
+        opened.push(second);
         const again = await Promise.all([
           deliver(second.app, 'events', body, { retryNum: 0 }),
           deliver(second.app, 'events', body, { retryNum: 3 }),
@@ -212,8 +216,8 @@ for (const backend of backends) {
         );
         assert.equal((await second.service.list(['scheduled'])).length, 1);
         assert.equal(fake.posted(CHANNEL, parent).length, 1);
-        await second.close();
       } finally {
+        for (const c of opened) await c.close().catch(() => {});
         await drop();
       }
     });

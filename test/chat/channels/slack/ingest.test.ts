@@ -467,6 +467,9 @@ describe('Slack on and off', () => {
     });
     logger.info({ note: `token ${slackEnv(fake).SLACK_BOT_TOKEN} and secret ${SIGNING_SECRET}` }, 'hello');
     assert.doesNotMatch(lines.join(''), /xoxb-test|test-signing-secret/);
+    // …and the line was written, with the secrets in it replaced (an empty log would pass the check above).
+    assert.equal(lines.length, 1, 'the line is logged');
+    assert.match(lines[0]!, /token \[redacted\] and secret \[redacted\]/);
   });
 
   it('chronops serve refuses to start when Slack is enabled without SLACK_SIGNING_SECRET', async () => {
