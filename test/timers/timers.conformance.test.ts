@@ -122,8 +122,9 @@ for (const backend of backends) {
     it('the embedded database case: a server started with takeBackAtStart resumes every key at once', async () => {
       const runs: Array<{ node: string; attempt: number; resumed: boolean }> = [];
       const stuck = stuckHandler('node-0', runs);
-      // node-0's lease would last an hour: only takeBackAtStart can free its key
-      const [a] = await setUp([stuck.handler], 1, { leaseMs: 3_600_000 });
+      // node-0's lease would last an hour: only takeBackAtStart can free its keys. Its pool holds its two runs and
+      // no more, so it fetches nothing after them (like the dead process it stands for).
+      const [a] = await setUp([stuck.handler], 1, { leaseMs: 3_600_000, concurrency: 2 });
       await a!.timers.schedule([
         { kind: 'test.long', key: 'r1', dueAt: inMs(50), dedupe: 'x' },
         { kind: 'test.long', key: 'r2', dueAt: inMs(50), dedupe: 'y' },
