@@ -12,9 +12,10 @@
 
 import type { Logger } from '../kernel/logger.ts';
 import type { Db } from '../store/db.ts';
-import { GroupCommit } from '../store/group-commit.ts';
+import { GroupCommit, WriteHold } from '../store/group-commit.ts';
 import type { ServiceConfig } from './config.ts';
 import { type JobResult, parseResult } from './contract.ts';
+import { HttpSender, WireAborted, WireTimeout } from './http.ts';
 import { ServiceLimiter } from './limiter.ts';
 import { signatureHeaders } from './signature.ts';
 
@@ -75,7 +76,6 @@ export interface ServiceCallerOptions {
   logger?: Logger;
   /** The per-service limit; default: one per process. */
   limiter?: ServiceLimiter;
-  fetch?: typeof fetch;
   now?: () => Date;
 }
 
@@ -91,6 +91,8 @@ export class ServiceCaller {
   readonly #limiter: ServiceLimiter;
   readonly #audit: GroupCommit<AuditItem, void> | undefined;
   readonly #now: () => Date;
+  readonly #hold = new WriteHold();
+  readonly #http = new HttpSender();
 
   constructor(options: ServiceCallerOptions) {
     this.#o = options;
@@ -158,6 +160,7 @@ export class ServiceCaller {
     } finally {
       release();
     }
+    await this.#hold.pass();
     await this.#audit
       ?.submit({
         actor: o.actor ?? 'chronops',
@@ -198,19 +201,22 @@ export class ServiceCaller {
       ...o.extraHeaders,
       ...(config.secret ? signatureHeaders(config.secret, body, sentAt) : {}),
     };
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const fetchFn = this.#o.fetch ?? fetch;
     try {
-      const pending = fetchFn(url, { method, headers: all, ...(body ? { body } : {}), signal });
-      o.onSent?.(sentAt);
-      const response = await pending;
-      const text = await response.text();
+      const response = await this.#http.send(new URL(url), {
+        method,
+        headers: all,
+        body,
+        timeoutMs,
+        maxSockets: config.concurrency,
+        ...(o.signal ? { signal: o.signal } : {}),
+        onSent: () => o.onSent?.(sentAt),
+      });
+      const text = response.text;
       const durationMs = elapsed();
       const kept = text.length > MAX_BODY ? text.slice(0, MAX_BODY) : text;
-      if (!response.ok) {
+      if (response.status < 200 || response.status > 299) {
         return {
           ok: false,
           outcome: 'http-error',
@@ -234,7 +240,7 @@ export class ServiceCaller {
       };
     } catch (error) {
       const durationMs = elapsed();
-      if (timeout.aborted) {
+      if (error instanceof WireTimeout) {
         return {
           ok: false,
           outcome: 'timeout',
@@ -243,16 +249,25 @@ export class ServiceCaller {
           durationMs,
         };
       }
-      if (o.signal?.aborted) {
+      if (error instanceof WireAborted) {
         return { ok: false, outcome: 'aborted', summary: 'aborted (chronops stopping)', sentAt, durationMs };
       }
       return { ok: false, outcome: 'connection', summary: connectionText(error), sentAt, durationMs };
     }
   }
 
-  /** Waits for audit records still being written. */
+  /**
+   * Audit records wait until the returned function is called: a caller sending a burst of calls keeps the
+   * embedded database (which writes on this thread) from holding up the calls not sent yet.
+   */
+  holdAudit(): () => void {
+    return this.#hold.hold();
+  }
+
+  /** Waits for audit records still being written; closes idle connections. */
   async idle(): Promise<void> {
     await this.#audit?.idle();
+    this.#http.close();
   }
 }
 
@@ -272,7 +287,7 @@ function formatSeconds(ms: number): string {
 }
 
 function connectionText(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const cause = error as { code?: string; message?: string };
   if (cause?.code === 'ECONNREFUSED') return 'connection refused';
   if (cause?.code === 'ENOTFOUND') return 'host not found';
   if (cause?.code === 'ECONNRESET' || cause?.code === 'UND_ERR_SOCKET') return 'connection reset';

@@ -109,3 +109,38 @@ export class GroupCommit<T, R> {
     this.next();
   }
 }
+
+/**
+ * Holds writes back while a burst of requests is being sent: each hold returns its release; writes wait until
+ * every hold is released, or `maxMs` passed (a hold is never a reason to lose a record).
+ */
+export class WriteHold {
+  #holds = 0;
+  #waiting: Array<() => void> = [];
+  readonly #maxMs: number;
+
+  constructor(maxMs = 5000) {
+    this.#maxMs = maxMs;
+  }
+
+  hold(): () => void {
+    this.#holds += 1;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      this.#holds -= 1;
+      if (this.#holds === 0) for (const go of this.#waiting.splice(0)) go();
+    };
+    const timer = setTimeout(release, this.#maxMs);
+    timer.unref();
+    return release;
+  }
+
+  /** Resolves at once when nothing holds writes back. */
+  pass(): Promise<void> | undefined {
+    if (this.#holds === 0) return undefined;
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+}

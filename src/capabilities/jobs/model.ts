@@ -88,8 +88,17 @@ export function nextDue(job: Pick<JobSpec, 'schedule' | 'at' | 'timezone'>, afte
     return at.getTime() > after.getTime() ? at : null;
   }
   if (!job.schedule) return null;
-  return cronOf(job.schedule, job.timezone).nextRun(after) ?? null;
+  // Jobs often share a schedule (every morning at 9): a fire of a thousand jobs computes each next time once.
+  const key = `${job.timezone} ${job.schedule} ${after.getTime()}`;
+  const known = nextTimes.get(key);
+  if (known !== undefined) return known === null ? null : new Date(known);
+  const next = cronOf(job.schedule, job.timezone).nextRun(after) ?? null;
+  if (nextTimes.size > 10_000) nextTimes.clear();
+  nextTimes.set(key, next?.getTime() ?? null);
+  return next;
 }
+
+const nextTimes = new Map<string, number | null>();
 
 /**
  * The first due time of a job chronops has not seen before: a cron's next time; an `at` still ahead, or passed by

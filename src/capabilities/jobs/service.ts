@@ -38,6 +38,8 @@ import type { JobRow, JobsStore, NewRun, RunRecord } from './store.ts';
 
 export const DUE_KIND = 'jobs.due';
 export const START_KIND = 'jobs.start';
+/** How long before a due time its fire writes the runs (then waits for the time to send). */
+export const PREPARE_MS = 2000;
 
 export interface JobsMetrics {
   run(job: string, status: RunStatus): void;
@@ -96,7 +98,7 @@ export class JobsService {
   timerHandlers(): TimerHandler[] {
     const due: TimerHandler = {
       kind: DUE_KIND,
-      run: (timers, ctx) => this.#fire(timers, ctx),
+      run: (timers, ctx) => this.#fire(timers as FiredTimer<{ at?: string }>[], ctx),
       // A fire that failed as a whole (the database) is tried again; its runs keep their ids.
       retry: { limit: 5, delaySeconds: 1, backoff: true, maxDelaySeconds: 30 },
     };
@@ -110,13 +112,23 @@ export class JobsService {
     return [due, start as TimerHandler];
   }
 
+  /**
+   * One timer row per distinct due time, firing PREPARE_MS before it: the fire writes the runs ahead and sends
+   * at the due time itself, so that the database work is not part of the lateness.
+   */
   async #scheduleTicks(dates: Array<Date | null>, tx?: Queryable, suffix = ''): Promise<void> {
     const unique = [...new Set(dates.filter((d): d is Date => d !== null).map((d) => d.getTime()))];
     if (unique.length === 0) return;
     await this.#o.timers.schedule(
       unique.map((ms) => {
         const iso = new Date(ms).toISOString();
-        return { kind: DUE_KIND, key: iso, dueAt: new Date(ms), dedupe: `due:${iso}${suffix}` };
+        return {
+          kind: DUE_KIND,
+          key: iso,
+          dueAt: new Date(ms - PREPARE_MS),
+          payload: { at: iso },
+          dedupe: `due:${iso}${suffix}`,
+        };
       }),
       tx ? { tx } : {},
     );
@@ -158,8 +170,9 @@ export class JobsService {
 
   // ---- the fire of a due time ---------------------------------------------------------------------------------
 
-  async #fire(timers: FiredTimer[], ctx: TimerRunContext): Promise<void> {
+  async #fire(timers: FiredTimer<{ at?: string }>[], ctx: TimerRunContext): Promise<void> {
     const tick = timers[0]!;
+    const at = tick.payload.at ? new Date(tick.payload.at) : tick.dueAt;
     await this.#o.ready;
     // Runs a previous attempt of this fire began and did not finish (its server died or stopped): again, with the
     // same Idempotency-Key.
@@ -169,7 +182,8 @@ export class JobsService {
       const begun = job ? await this.store.begin(run.id, ['running'], this.#o.node) : undefined;
       if (job && begun) again.push({ run: begun, spec: job.spec });
     }
-    const now = this.#now();
+    // The jobs due by the fire's time (ahead of now by up to PREPARE_MS), or by now when it fires late.
+    const now = new Date(Math.max(this.#now().getTime(), at.getTime()));
     const claimed = await this.store.db.transaction(async (tx) => {
       const due = await this.store.lockDue(tx, now);
       if (due.length === 0)
@@ -237,6 +251,8 @@ export class JobsService {
         if (run) await this.#report(claimed.jobs.get(r.job)!.spec, run);
       }
     }
+    const wait = at.getTime() - this.#now().getTime();
+    if (wait > 0) await sleep(wait, ctx.signal);
     const work = [
       ...again,
       ...claimed.start.map((r) => ({
@@ -244,7 +260,28 @@ export class JobsService {
         spec: claimed.jobs.get(r.job)!.spec,
       })),
     ];
-    await Promise.all(work.map((w) => this.#execute(w.run, w.spec, ctx.signal)));
+    // While the burst is being sent, records (run outcomes, audit) wait: on the embedded database a write runs on
+    // this thread and would hold up the requests not sent yet.
+    const resume = [this.store.holdWrites(), this.#o.services.holdAudit()];
+    let unsent = work.length;
+    const sentOne = () => {
+      if (--unsent === 0) {
+        for (const r of resume) r();
+      }
+    };
+    if (unsent === 0) for (const r of resume) r();
+    await Promise.all(
+      work.map((w) => {
+        let counted = false;
+        const sent = () => {
+          if (!counted) {
+            counted = true;
+            sentOne();
+          }
+        };
+        return this.#execute(w.run, w.spec, ctx.signal, sent).finally(sent);
+      }),
+    );
   }
 
   // ---- one run on its own -------------------------------------------------------------------------------------
@@ -276,7 +313,7 @@ export class JobsService {
   }
 
   /** Calls the service for one attempt of `run` and records what came of it. */
-  async #execute(run: RunRecord, spec: JobSpec, signal: AbortSignal): Promise<void> {
+  async #execute(run: RunRecord, spec: JobSpec, signal: AbortSignal, sent?: () => void): Promise<void> {
     let answer: ServiceAnswer;
     try {
       answer = await this.#o.services.call(
@@ -293,8 +330,10 @@ export class JobsService {
           run: run.id,
           ...(spec.timeoutSeconds ? { timeoutMs: spec.timeoutSeconds * 1000 } : {}),
           signal,
-          onSent: (at) =>
-            this.#o.metrics.lateness(spec.name, Math.max(0, at.getTime() - run.dueAt.getTime()) / 1000),
+          onSent: (at) => {
+            sent?.();
+            this.#o.metrics.lateness(spec.name, Math.max(0, at.getTime() - run.dueAt.getTime()) / 1000);
+          },
         },
       );
     } catch (error) {
@@ -469,6 +508,20 @@ export class JobsService {
     if (!run) throw new NotFoundError(`no job run ${id}`);
     return run;
   }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 
 function newRunRecord(r: NewRun): RunRecord {

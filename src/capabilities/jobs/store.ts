@@ -2,7 +2,7 @@
 
 import type { JobResult } from '../../services/contract.ts';
 import type { Db } from '../../store/db.ts';
-import { GroupCommit } from '../../store/group-commit.ts';
+import { GroupCommit, WriteHold } from '../../store/group-commit.ts';
 import type { Queryable } from '../../timers/port.ts';
 import { type JobSpec, OPEN_STATUSES, type RunStatus, type Trigger } from './model.ts';
 
@@ -122,6 +122,7 @@ export class JobsStore {
   readonly db: Db;
   readonly s: string;
   readonly #finish: GroupCommit<RunUpdate, void>;
+  readonly #hold = new WriteHold();
 
   constructor(db: Db, schema: string) {
     if (!/^[a-z_][a-z0-9_]{0,50}$/.test(schema)) throw new Error(`bad schema name ${schema}`);
@@ -319,9 +320,15 @@ export class JobsStore {
     return rows[0] ? toRun(rows[0]) : undefined;
   }
 
-  /** Writes a run's outcome (batched with others finishing at the same time). */
-  update(u: RunUpdate): Promise<void> {
+  /** Writes a run's outcome (batched with others finishing at the same time; after a hold is released). */
+  async update(u: RunUpdate): Promise<void> {
+    await this.#hold.pass();
     return this.#finish.submit(u);
+  }
+
+  /** Outcomes wait until the returned function is called (a burst of requests being sent). */
+  holdWrites(): () => void {
+    return this.#hold.hold();
   }
 
   async #writeUpdates(items: RunUpdate[]): Promise<void> {

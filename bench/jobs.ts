@@ -1,0 +1,238 @@
+// npm run bench:jobs — 1,000 HTTP jobs due in the same second, against a loopback service (its own process) that
+// answers in 50 ms: dispatch lateness (due → the request arrives at the service), p50/p99/max, and the total time
+// (due → every run's result recorded), on the embedded database (PGlite) and on the PostgreSQL server, side by
+// side with node-cron + fetch in one process (no database, no record, no limit) — what a user would write by hand.
+// The service's concurrency limit (BENCH_LIMIT, default 500) must hold: the service reports the most requests it
+// had in flight at once.
+//
+//   npm run bench:jobs                       # both backends and node-cron
+//   BENCH_BACKENDS=pglite BENCH_JOBS=1000 BENCH_LIMIT=200 npm run bench:jobs
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import cron from 'node-cron';
+import pg from 'pg';
+import { startChronops } from '../src/hosts/server.ts';
+import { parseConfig } from '../src/kernel/config.ts';
+import { createLogger } from '../src/kernel/logger.ts';
+import type { Db } from '../src/store/db.ts';
+import { PgliteDb } from '../src/store/pglite-db.ts';
+import { PostgresDb } from '../src/store/postgres-db.ts';
+
+const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
+const LIMIT = Number(process.env.BENCH_LIMIT ?? 500);
+const DELAY = Number(process.env.BENCH_DELAY_MS ?? 50);
+const BACKENDS = (process.env.BENCH_BACKENDS ?? 'pglite,postgres').split(',') as Array<'pglite' | 'postgres'>;
+/** Time between chronops' start and the jobs' due second (its start: migrations, pg-boss; 3–20 s under load). */
+const LEAD_MS = Number(process.env.BENCH_LEAD_MS ?? 25_000);
+
+interface Report {
+  arrivals: Array<{ job: string; at: number }>;
+  peak: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((sorted.length * p) / 100) - 1))]!;
+}
+function lateness(arrivals: Report['arrivals'], due: number) {
+  const s = arrivals.map((a) => a.at - due).sort((a, b) => a - b);
+  return { n: s.length, p50: pct(s, 50), p99: pct(s, 99), max: s.at(-1)! };
+}
+
+class Service {
+  private child: ChildProcess | undefined;
+  url = '';
+  async start(): Promise<void> {
+    this.child = fork(fileURLToPath(new URL('./jobs-service.ts', import.meta.url)), [], {
+      env: { ...process.env, DELAY_MS: String(DELAY) },
+      execArgv: ['--experimental-strip-types', '--no-warnings=ExperimentalWarning'],
+    });
+    const { port } = await this.next<{ port: number }>();
+    this.url = `http://127.0.0.1:${port}`;
+  }
+  private next<T>(): Promise<T> {
+    return new Promise((resolve) => this.child!.once('message', (m) => resolve(m as T)));
+  }
+  async report(): Promise<Report> {
+    this.child!.send({ cmd: 'report' });
+    return this.next<Report>();
+  }
+  async reset(): Promise<void> {
+    this.child!.send({ cmd: 'reset' });
+    await this.next();
+  }
+  stop(): void {
+    this.child?.send({ cmd: 'stop' });
+  }
+}
+
+/** A due time LEAD_MS ahead, on a whole second, as a cron expression with seconds (UTC). */
+function dueAhead(): { due: number; cron: string } {
+  const due = Math.ceil((Date.now() + LEAD_MS) / 1000) * 1000;
+  const d = new Date(due);
+  return { due, cron: `${d.getUTCSeconds()} ${d.getUTCMinutes()} ${d.getUTCHours()} * * *` };
+}
+
+async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function benchChronops(kind: 'pglite' | 'postgres', service: Service) {
+  await service.reset();
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  let db: Db;
+  let cleanup: () => Promise<void>;
+  if (kind === 'pglite') {
+    const dir = mkdtempSync(join(tmpdir(), 'chronops-bench-jobs-'));
+    db = await PgliteDb.open(dir);
+    cleanup = async () => rmSync(dir, { recursive: true, force: true });
+  } else {
+    db = new PostgresDb(POSTGRES_URL, { max: 10 });
+    cleanup = async () => {
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      await client.query(
+        `DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_boss CASCADE`,
+      );
+      await client.end();
+    };
+  }
+  const { due, cron: schedule } = dueAhead();
+  const config = parseConfig(
+    {
+      server: { host: '127.0.0.1', port: 0 },
+      database: { dataDir: '/unused' },
+      services: [{ name: 'bench', baseUrl: service.url, concurrency: LIMIT, timeoutSeconds: 30 }],
+      jobs: Array.from({ length: JOBS }, (_, i) => ({
+        name: `job-${String(i).padStart(4, '0')}`,
+        service: 'bench',
+        path: `/work/${i}`,
+        body: { i },
+        schedule,
+        timezone: 'UTC',
+      })),
+    },
+    {},
+  );
+  const started = Date.now();
+  const chronops = await startChronops(config, {
+    db,
+    schema,
+    listen: false,
+    logger: createLogger({ level: 'warn' }),
+  });
+  const startupMs = Date.now() - started;
+  if (Date.now() > due - 2000) throw new Error(`startup took ${startupMs} ms: raise BENCH_LEAD_MS`);
+  try {
+    await waitFor(
+      async () => (await service.report()).arrivals.length >= JOBS,
+      due - Date.now() + 60_000,
+      'every request',
+    );
+    let finishedAt = 0;
+    await waitFor(
+      async () => {
+        const rows = await db.query<{ n: number; last: Date | null }>(
+          `SELECT count(*)::int AS n, max(finished_at) AS last FROM ${schema}.job_runs WHERE finished_at IS NOT NULL`,
+        );
+        finishedAt = rows[0]?.last ? new Date(rows[0].last).getTime() : 0;
+        return rows[0]!.n >= JOBS;
+      },
+      60_000,
+      'every run recorded',
+    );
+    const report = await service.report();
+    const statuses = await db.query<{ status: string; n: number }>(
+      `SELECT status, count(*)::int AS n FROM ${schema}.job_runs GROUP BY status`,
+    );
+    return {
+      name: `chronops (${kind})`,
+      ...lateness(report.arrivals, due),
+      totalMs: finishedAt - due,
+      peak: report.peak,
+      note: `startup ${startupMs} ms; runs ${statuses.map((s) => `${s.status} ${s.n}`).join(', ')}`,
+    };
+  } finally {
+    await chronops.close();
+    await db.close();
+    await cleanup();
+  }
+}
+
+async function benchNodeCron(service: Service) {
+  await service.reset();
+  const wait = Number(process.env.BENCH_CRON_LEAD_MS ?? 5000);
+  const at = Math.ceil((Date.now() + wait) / 1000) * 1000;
+  const d = new Date(at);
+  const expr = `${d.getUTCSeconds()} ${d.getUTCMinutes()} ${d.getUTCHours()} * * *`;
+  let done = 0;
+  let lastDone = 0;
+  const tasks = Array.from({ length: JOBS }, (_, i) =>
+    cron.schedule(
+      expr,
+      async () => {
+        const response = await fetch(`${service.url}/work/${i}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-chronops-job': `job-${i}` },
+          body: JSON.stringify({ i }),
+        });
+        await response.text();
+        done += 1;
+        lastDone = Date.now();
+      },
+      { timezone: 'UTC' },
+    ),
+  );
+  try {
+    // node-cron drops an execution it finds late ("missed execution"): wait for all, or for 10 s of quiet.
+    await waitFor(
+      () => done >= JOBS || (lastDone > 0 && Date.now() - lastDone > 10_000),
+      wait + 120_000,
+      'node-cron',
+    );
+    const report = await service.report();
+    return {
+      name: 'node-cron + fetch (one process)',
+      ...lateness(report.arrivals, at),
+      totalMs: lastDone - at,
+      peak: report.peak,
+      note: `no database, no run record, no limit, no retry; ${JOBS - report.arrivals.length} executions dropped by node-cron ("missed execution")`,
+    };
+  } finally {
+    for (const t of tasks) await t.destroy();
+  }
+}
+
+const service = new Service();
+await service.start();
+const results = [];
+try {
+  for (const kind of BACKENDS) {
+    results.push(await benchChronops(kind, service));
+    console.log(JSON.stringify(results.at(-1)));
+  }
+  results.push(await benchNodeCron(service));
+} finally {
+  service.stop();
+}
+console.log(
+  `\n${JOBS} jobs due in the same second, service answers in ${DELAY} ms, chronops' service limit ${LIMIT} in flight`,
+);
+console.log('lateness = due → the request arrives at the service; total = due → every result recorded\n');
+console.log('| scheduler | requests | lateness p50 | p99 | max | total | most in flight | |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const r of results) {
+  console.log(
+    `| ${r.name} | ${r.n} | ${r.p50} ms | ${r.p99} ms | ${r.max} ms | ${r.totalMs} ms | ${r.peak} | ${r.note} |`,
+  );
+}
+process.exit(0);
