@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromPglite, PgBoss } from 'pg-boss';
+import { PgBoss } from 'pg-boss';
 import { startChronops } from '../src/hosts/server.ts';
 import { parseConfig } from '../src/kernel/config.ts';
 import { createLogger } from '../src/kernel/logger.ts';
@@ -173,7 +173,7 @@ async function benchPgBossAlone(kind: 'pglite' | 'postgres') {
   const boss =
     db instanceof PgliteDb
       ? new PgBoss({
-          db: fromPglite(db.pglite),
+          db: db.bossDb(),
           backend: 'pglite',
           schema,
           supervise: false,

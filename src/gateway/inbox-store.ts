@@ -132,7 +132,7 @@ export class InboxStore {
           })),
         ),
       ],
-      { prepare: true },
+      { prepare: true, priority: 'high' },
     );
   }
 

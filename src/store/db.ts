@@ -34,4 +34,9 @@ export interface QueryOptions {
    * must not vary from call to call (only the parameters).
    */
   prepare?: boolean;
+  /**
+   * 'high': the webhook ingest's write, which a sender waits on for its 200. On the embedded database it goes
+   * ahead of the other statements waiting for the database thread.
+   */
+  priority?: 'high';
 }

@@ -1,4 +1,4 @@
-import { fromPglite, PgBoss } from 'pg-boss';
+import { PgBoss } from 'pg-boss';
 import type { Db } from '../store/db.ts';
 import { PgliteDb } from '../store/pglite-db.ts';
 import { PostgresDb } from '../store/postgres-db.ts';
@@ -26,7 +26,7 @@ export async function startBoss(
   };
   let boss: PgBoss;
   if (db instanceof PgliteDb) {
-    boss = new PgBoss({ ...common, db: fromPglite(db.pglite), backend: 'pglite' });
+    boss = new PgBoss({ ...common, db: db.bossDb(), backend: 'pglite' });
   } else if (db instanceof PostgresDb) {
     boss = new PgBoss({
       ...common,

@@ -1,0 +1,365 @@
+// npm run bench:gateway — the webhook gateway with its worker ON, handling real commands that reply, side by side
+// in one run with @slack/bolt's HTTPReceiver (a no-op app_mention listener, no storage).
+//
+// Every request is a distinct, really signed `app_mention` on /slack/events whose text is a real command (`list`,
+// in one of 100 channels). chronops verifies it, stores it, answers 200, and its worker (in the same `chronops
+// serve`) runs the command through the one router and queues the reply in the outbox, which posts it to a
+// stand-in Slack (test/support/fake-slack.ts, in the load generator's process) at Slack's pace (1 s per channel).
+//
+// Each server runs in its own child process; the load generator (and the stand-in Slack) in this one. Per server:
+// 3 s warm-up at 333/s; 15 s at a fixed 333 requests/s (open loop, latency from each request's planned send);
+// BENCH_SECONDS (default 30) of as many requests as BENCH_CONNECTIONS (50) push (autocannon); 15 s at 333/s right
+// after. The server's resident memory (VmRSS from /proc) is sampled every second throughout; its peak (VmHWM) is
+// read at the end. Then the commands handled and the replies posted are counted.
+//
+// Environment: BENCH_TARGETS (default bolt,pglite,postgres), BENCH_ROUNDS (1), BENCH_SECONDS (30),
+// BENCH_CONNECTIONS (50), BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { signSlackRequest } from '../src/chat/channels/slack/signature.ts';
+import { FakeSlack } from '../test/support/fake-slack.ts';
+
+const SECRET = 'bench-signing-secret-5c2a9f0e';
+const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const RATE = 333;
+const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 15);
+const CHANNELS = 100;
+
+type Target = 'bolt' | 'pglite' | 'postgres';
+const LABEL: Record<Target, string> = {
+  bolt: '@slack/bolt HTTPReceiver (no-op listener, no storage)',
+  pglite: 'chronops serve, PGlite, worker on (commands reply)',
+  postgres: 'chronops serve, PostgreSQL, worker on (commands reply)',
+};
+
+// ---- the servers (child processes) ---------------------------------------------------------------------------
+
+async function serve(target: Target, slackApiUrl: string): Promise<void> {
+  let url: string;
+  let count: () => Promise<string> = async () => '{}';
+  let close: () => Promise<void>;
+  if (target === 'bolt') {
+    const bolt = await import('@slack/bolt');
+    const { App, HTTPReceiver, LogLevel } = bolt.default;
+    const receiver = new HTTPReceiver({ signingSecret: SECRET, logLevel: LogLevel.ERROR });
+    const app = new App({
+      receiver,
+      token: 'xoxb-bench',
+      tokenVerificationEnabled: false,
+      botId: 'B0BENCH',
+      botUserId: 'U0BENCHBOT',
+      logLevel: LogLevel.ERROR,
+    });
+    app.event('app_mention', async () => {});
+    const server = (await app.start({ port: 0, host: '127.0.0.1' })) as import('node:http').Server;
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => app.stop().then(() => {});
+  } else {
+    const { parseConfig } = await import('../src/kernel/config.ts');
+    const { startChronops } = await import('../src/hosts/server.ts');
+    const { createLogger } = await import('../src/kernel/logger.ts');
+    const { PostgresDb } = await import('../src/store/postgres-db.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'chronops-bench-gateway-'));
+    const schema = target === 'pglite' ? 'chronops' : `bench_gateway_${randomBytes(4).toString('hex')}`;
+    const config = parseConfig(
+      {
+        timezone: 'Asia/Seoul',
+        resources: {
+          ecs: [{ name: 'web', cluster: 'shop', service: 'web', region: 'ap-northeast-2', maxTasks: 20 }],
+        },
+        server: { host: '127.0.0.1', port: 0 },
+        database: target === 'pglite' ? { dataDir: dir } : { url: POSTGRES_URL },
+      },
+      { SLACK_SIGNING_SECRET: SECRET, SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_API_URL: slackApiUrl },
+    );
+    const { PgliteDb } = await import('../src/store/pglite-db.ts');
+    const chronops = await startChronops(config, {
+      schema,
+      ...(target === 'pglite' && process.env.BENCH_FSYNC === 'off'
+        ? { db: await PgliteDb.open(dir, { fsync: false }) }
+        : {}),
+      ...(process.env.BENCH_WORKER === 'off' ? { gatewayWorker: false } : {}),
+      logger: createLogger({ level: process.env.BENCH_LOG ?? 'silent' }),
+    });
+    const db = chronops.db;
+    url = chronops.url;
+    count = async () => {
+      const inbox = await db.query<{ status: string; n: number }>(
+        `SELECT status, count(*)::int AS n FROM ${schema}.gateway_inbox GROUP BY status`,
+      );
+      return JSON.stringify(Object.fromEntries(inbox.map((r) => [r.status, r.n])));
+    };
+    close = async () => {
+      await chronops.close();
+      if (db !== undefined && target === 'pglite') await db.close();
+      if (target === 'postgres') {
+        const { PostgresDb: P } = { PostgresDb };
+        const admin = new P(POSTGRES_URL, { max: 1 });
+        await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+        await admin.query(`DROP SCHEMA ${schema}_boss CASCADE`);
+        await admin.close();
+      }
+      rmSync(dir, { recursive: true, force: true });
+    };
+  }
+  console.log(`READY ${url}`);
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line === 'count') console.log(`COUNT ${await count()}`);
+    if (line === 'exit') break;
+  }
+  await close();
+  process.exit(0);
+}
+
+// ---- the load -----------------------------------------------------------------------------------------------
+
+const run = randomBytes(3).toString('hex');
+let sequence = 0;
+
+/** A distinct, signed app_mention carrying a real command. */
+function signedEvent(): { body: string; headers: Record<string, string> } {
+  sequence += 1;
+  const now = Math.floor(Date.now() / 1000);
+  const ts = `${now}.${String(sequence).padStart(6, '0')}`;
+  const body = JSON.stringify({
+    token: 'legacy',
+    team_id: 'T0BENCH',
+    api_app_id: 'A0BENCH',
+    type: 'event_callback',
+    event_id: `Ev${run}${sequence}`,
+    event_time: now,
+    event: {
+      type: 'app_mention',
+      user: 'U0ALICE',
+      text: '<@U0BENCHBOT> list',
+      ts,
+      channel: `C0BENCH${String(sequence % CHANNELS).padStart(3, '0')}`,
+      event_ts: ts,
+    },
+    authorizations: [{ team_id: 'T0BENCH', user_id: 'U0BENCHBOT', is_bot: true }],
+  });
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'x-slack-request-timestamp': String(now),
+      'x-slack-signature': signSlackRequest(SECRET, now, body),
+    },
+  };
+}
+
+interface Latency {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+async function maxThroughput(url: string, seconds: number) {
+  const pool = Array.from({ length: Math.min(15_000 * seconds, 300_000) }, signedEvent);
+  let next = 0;
+  const result = await autocannon({
+    url: `${url}/slack/events`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    timeout: 10,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (req) => ({ ...req, method: 'POST', ...(pool[next++] ?? signedEvent()) }),
+      },
+    ],
+  });
+  return {
+    requestsPerSecond: Math.round(result.requests.total / result.duration),
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max } as Latency,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+/** Open loop: request i is sent at t0 + i/rate, whatever happened to the others. */
+async function fixedRate(url: string, rate: number, seconds: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const total = rate * seconds;
+  const latencies: number[] = [];
+  let ok = 0;
+  let failed = 0;
+  const target = new URL(`${url}/slack/events`);
+  const sendOne = (due: number) =>
+    new Promise<void>((resolve) => {
+      const { body, headers } = signedEvent();
+      const req = request(
+        { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            latencies.push(performance.now() - due);
+            if (res.statusCode === 200) ok++;
+            else failed++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        failed++;
+        resolve();
+      });
+      req.end(body);
+    });
+  const inFlight: Promise<void>[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inFlight.push(sendOne(due));
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) =>
+    +latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))]!.toFixed(2);
+  return {
+    sent: total,
+    ok,
+    failed,
+    latencyMs: { p50: pct(50), p99: pct(99), max: +latencies.at(-1)!.toFixed(2) } as Latency,
+  };
+}
+
+// ---- orchestration ------------------------------------------------------------------------------------------
+
+interface Child {
+  url: string;
+  pid: number;
+  ask(line: string, answer: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function startChild(target: Target, slackApiUrl: string): Promise<Child> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--experimental-strip-types',
+      '--no-warnings=ExperimentalWarning',
+      new URL(import.meta.url).pathname,
+      'serve',
+      target,
+      slackApiUrl,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const waiting: Array<{ prefix: string; resolve: (rest: string) => void }> = [];
+  lines.on('line', (line) => {
+    const i = waiting.findIndex((w) => line.startsWith(w.prefix));
+    if (i < 0) return;
+    const w = waiting.splice(i, 1)[0]!;
+    w.resolve(line.slice(w.prefix.length));
+  });
+  const next = (prefix: string) =>
+    new Promise<string>((resolve) => waiting.push({ prefix, resolve: (rest) => resolve(rest.trim()) }));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return next('READY ').then((url) => ({
+    url,
+    pid: child.pid!,
+    ask: (line, answer) => {
+      const p = next(`${answer} `);
+      child.stdin!.write(`${line}\n`);
+      return p;
+    },
+    stop: async () => {
+      child.stdin!.write('exit\n');
+      await exited;
+    },
+  }));
+}
+
+/** Resident memory of a process and its peak, in MB (Linux /proc). */
+function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
+
+async function bench(target: Target, slack: FakeSlack) {
+  const posted0 = slack.calls.filter((c) => c.method === 'chat.postMessage').length;
+  const child = await startChild(target, slack.url);
+  const curve: Array<[number, number]> = [];
+  const t0 = Date.now();
+  const sampler = setInterval(() => {
+    try {
+      curve.push([Math.round((Date.now() - t0) / 1000), memoryOf(child.pid).rss]);
+    } catch {
+      // exited
+    }
+  }, 1000);
+  try {
+    const warm = await fixedRate(child.url, RATE, 3);
+    const fixed = await fixedRate(child.url, RATE, RATE_SECONDS);
+    const max = await maxThroughput(child.url, SECONDS);
+    const after = await fixedRate(child.url, RATE, RATE_SECONDS);
+    const peak = memoryOf(child.pid).peak;
+    const inbox = target === 'bolt' ? null : JSON.parse(await child.ask('count', 'COUNT'));
+    return {
+      target: LABEL[target],
+      max,
+      fixed333: fixed,
+      fixed333AfterMax: after,
+      answered200: warm.ok + max.ok + fixed.ok + after.ok,
+      inbox,
+      repliesPosted: slack.calls.filter((c) => c.method === 'chat.postMessage').length - posted0,
+      peakMemoryMb: peak,
+      memoryCurve: curve.filter((_, i) => i % 5 === 0),
+    };
+  } finally {
+    clearInterval(sampler);
+    await child.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const targets = (process.env.BENCH_TARGETS ?? 'bolt,pglite,postgres').split(',') as Target[];
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
+  const slack = await new FakeSlack().start();
+  const results: Array<Awaited<ReturnType<typeof bench>> & { round: number }> = [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const target of targets) {
+        console.error(`round ${round}: ${LABEL[target]}…`);
+        const r = { round, ...(await bench(target, slack)) };
+        console.error(JSON.stringify(r));
+        results.push(r);
+      }
+    }
+  } finally {
+    await slack.stop();
+  }
+  console.log(
+    '\n| round | server | max req/s | p50 / p99 / max ms at max | p50 / p99 / max ms at 333/s | same, after the max run | peak MB |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  const ms = (l: Latency) => `${l.p50} / ${l.p99} / ${l.max}`;
+  for (const r of results) {
+    console.log(
+      `| ${r.round} | ${r.target} | ${r.max.requestsPerSecond} | ${ms(r.max.latencyMs)} | ${ms(r.fixed333.latencyMs)} | ${ms(r.fixed333AfterMax.latencyMs)} | ${r.peakMemoryMb} |`,
+    );
+  }
+  console.log(
+    `\n${JSON.stringify({ date: new Date().toISOString(), node: process.version, connections: CONNECTIONS, seconds: SECONDS, results }, null, 2)}`,
+  );
+}
+
+if (process.argv[2] === 'serve') await serve(process.argv[3] as Target, process.argv[4]!);
+else await main();

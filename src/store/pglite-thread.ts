@@ -1,0 +1,238 @@
+// The embedded database's own thread: PGlite (PostgreSQL compiled to WebAssembly) runs every statement without
+// giving its thread's event loop a turn, so in the main thread a burst of the workers' statements held up the
+// webhook answers behind it (issue 8: p99 33 ms and falling throughput with the worker on). Here it runs in a
+// worker thread; the main thread keeps HTTP, the gateway, and the work's JavaScript. Statements come as
+// messages and run one at a time, the ingest's writes first (`high`), and a transaction runs alone from its begin
+// to its end. See docs/gateway.md, "Isolation".
+//
+// Durability: PGlite starts PostgreSQL with fsync off (`-F`), and Emscripten's NODEFS has no fsync at all (its
+// fsync is a no-op that answers success). With `fsync` on, this thread starts PostgreSQL without `-F`, with
+// `wal_sync_method = fsync`, and gives NODEFS a real fsync(2) of the file — so a commit is on disk before it is
+// acknowledged. Group commit (src/store/group-commit.ts) makes that one flush per batch of deliveries.
+
+import { fsyncSync } from 'node:fs';
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+
+export interface ThreadOptions {
+  /** 'memory', or the data directory (PGlite's files in `<dir>/pglite`). */
+  dataDir: string;
+  fsync: boolean;
+  /** PostgreSQL's shared_buffers (e.g. '32MB'): most of the database's resident memory. */
+  sharedBuffers?: string;
+}
+
+export type Request =
+  | { id: number; op: 'query'; sql: string; params: unknown[]; high?: boolean; tx?: number }
+  | { id: number; op: 'exec'; sql: string; tx?: number }
+  | { id: number; op: 'copy'; sql: string; csv: string }
+  | { id: number; op: 'begin' }
+  | { id: number; op: 'end'; tx: number; commit: boolean }
+  | { id: number; op: 'listen'; channel: string }
+  | { id: number; op: 'unlisten'; channel: string }
+  | { id: number; op: 'stats' }
+  | { id: number; op: 'close' };
+
+export type Response =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: SerializedError }
+  | { notify: string; payload: string };
+
+export interface SerializedError {
+  message: string;
+  code?: string;
+  detail?: string;
+  constraint?: string;
+  table?: string;
+}
+
+export interface ThreadStats {
+  fsyncs: number;
+  statements: number;
+  heapBytes: number;
+}
+
+function serialize(error: unknown): SerializedError {
+  const e = error as Partial<SerializedError> & { message?: string };
+  const out: SerializedError = { message: e?.message ?? String(error) };
+  for (const k of ['code', 'detail', 'constraint', 'table'] as const)
+    if (typeof e?.[k] === 'string') out[k] = e[k];
+  return out;
+}
+
+async function main(): Promise<void> {
+  const port = parentPort!;
+  const o = workerData as ThreadOptions;
+  const stats: ThreadStats = { fsyncs: 0, statements: 0, heapBytes: 0 };
+  const startParams = PGlite.defaultStartParams.filter((p: string) => !(o.fsync && p === '-F'));
+  if (o.fsync) startParams.push('-c', 'wal_sync_method=fsync');
+  if (o.sharedBuffers) startParams.push('-c', `shared_buffers=${o.sharedBuffers}`);
+  const pg =
+    o.dataDir === 'memory'
+      ? new PGlite({ startParams })
+      : new PGlite(join(o.dataDir, 'pglite'), { startParams });
+  await pg.waitReady;
+  if (o.fsync && o.dataDir !== 'memory') {
+    // Emscripten's NODEFS files have no fsync: give them one (PostgreSQL calls it for the WAL at each commit
+    // with wal_sync_method = fsync, and for the data files at checkpoints).
+    const nodefs = (pg.Module as unknown as { NODEFS: { stream_ops: Record<string, unknown> } }).NODEFS;
+    nodefs.stream_ops.fsync = (stream: { nfd?: number }) => {
+      if (typeof stream.nfd === 'number') {
+        fsyncSync(stream.nfd);
+        stats.fsyncs++;
+      }
+      return 0;
+    };
+  }
+
+  const send = (message: Response) => port.postMessage(message);
+  const high: Request[] = [];
+  const normal: Request[] = [];
+  interface OpenTx {
+    id: number;
+    queue: Request[];
+    wake: () => void;
+    /** The end request: its id (for the answer) and whether to commit. */
+    end?: { id: number; commit: boolean };
+  }
+  let open: OpenTx | undefined;
+  let nextTx = 1;
+  let wake: (() => void) | undefined;
+  const unlisteners = new Map<string, () => Promise<void>>();
+
+  port.on('message', (request: Request) => {
+    if (request.op === 'end' || ('tx' in request && request.tx !== undefined)) {
+      const tx = request.op === 'end' ? request.tx : (request as { tx: number }).tx;
+      if (open && open.id === tx) {
+        if (request.op === 'end') open.end = { id: request.id, commit: request.commit };
+        else open.queue.push(request);
+        open.wake();
+      } else {
+        send({ id: request.id, ok: false, error: { message: 'no such transaction (it ended)' } });
+      }
+      return;
+    }
+    if ((request.op === 'query' && request.high) || request.op === 'copy') high.push(request);
+    else normal.push(request);
+    wake?.();
+  });
+
+  const run = async (q: Pick<PGlite, 'query' | 'exec'> | Transaction, request: Request): Promise<unknown> => {
+    stats.statements++;
+    switch (request.op) {
+      case 'query':
+        return (await q.query(request.sql, request.params)).rows;
+      case 'exec':
+        return (await q.exec(request.sql)).map((r) => ({ rows: r.rows }));
+      case 'copy':
+        await pg.query(request.sql, [], { blob: new Blob([request.csv]) });
+        return null;
+      default:
+        throw new Error(`${request.op} is not a statement`);
+    }
+  };
+
+  const answer = async (request: Request, fn: () => Promise<unknown>) => {
+    try {
+      send({ id: request.id, ok: true, value: await fn() });
+    } catch (error) {
+      send({ id: request.id, ok: false, error: serialize(error) });
+    }
+  };
+
+  const ROLLBACK = Symbol('rollback');
+  /** Runs a transaction alone: its statements as they come, until its end (commit or rollback). */
+  const transaction = async (begin: Request) => {
+    const state: OpenTx = { id: nextTx++, queue: [], wake: () => {} };
+    open = state;
+    let begun = false;
+    try {
+      await pg.transaction(async (tx) => {
+        begun = true;
+        send({ id: begin.id, ok: true, value: state.id });
+        for (;;) {
+          const next = state.queue.shift();
+          if (next) {
+            await answer(next, () => run(tx, next));
+            continue;
+          }
+          if (state.end) {
+            if (state.end.commit) return;
+            throw ROLLBACK;
+          }
+          await new Promise<void>((resolve) => {
+            state.wake = resolve;
+          });
+          state.wake = () => {};
+        }
+      });
+      send({ id: state.end!.id, ok: true, value: null });
+    } catch (error) {
+      if (!begun) send({ id: begin.id, ok: false, error: serialize(error) });
+      else if (state.end) {
+        if (error === ROLLBACK) send({ id: state.end.id, ok: true, value: null });
+        else send({ id: state.end.id, ok: false, error: serialize(error) });
+      }
+    } finally {
+      open = undefined;
+    }
+  };
+
+  for (;;) {
+    // A turn of this thread's event loop first: PGlite answers within one chain of promise callbacks, so without
+    // it the messages that arrived meanwhile (an ingest write among them) would not be queued before the next
+    // statement is picked.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const request = high.shift() ?? normal.shift();
+    if (!request) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+      continue;
+    }
+    switch (request.op) {
+      case 'begin':
+        await transaction(request);
+        break;
+      case 'listen':
+        await answer(request, async () => {
+          const unlisten = await pg.listen(request.channel, (payload) =>
+            send({ notify: request.channel, payload }),
+          );
+          unlisteners.set(request.channel, unlisten);
+          return null;
+        });
+        break;
+      case 'unlisten':
+        await answer(request, async () => {
+          await unlisteners.get(request.channel)?.();
+          unlisteners.delete(request.channel);
+          return null;
+        });
+        break;
+      case 'stats':
+        stats.heapBytes = process.memoryUsage().heapUsed;
+        await answer(request, async () => ({ ...stats }));
+        break;
+      case 'close':
+        await answer(request, async () => {
+          await pg.close();
+          return null;
+        });
+        return;
+      default:
+        await answer(request, () => run(pg, request));
+    }
+  }
+}
+
+if (process.argv[2] === '--initdb') {
+  // A child process that only creates the data directory (see initdb in pglite-db.ts).
+  const pg = new PGlite(process.argv[3]!);
+  await pg.waitReady;
+  await pg.close();
+} else {
+  await main();
+}

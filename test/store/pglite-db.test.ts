@@ -1,0 +1,93 @@
+// The embedded database in its own thread: commits flushed to disk (fsync on by default, a real fsync(2) per
+// commit), the ingest's writes ahead of the statements waiting, transactions alone and rolled back on error,
+// PostgreSQL's error codes kept across the thread, a data directory created in a child process.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PgliteDb } from '../../src/store/pglite-db.ts';
+
+describe('PgliteDb (a data directory, its own thread)', () => {
+  let dir: string;
+  let db: PgliteDb;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'chronops-pglite-test-'));
+    db = await PgliteDb.open(dir);
+    await db.query('CREATE TABLE t (k text PRIMARY KEY, v int)');
+  });
+  after(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs with fsync on, and flushes each commit to disk (fsync calls counted by the thread)', async () => {
+    const [fsync] = await db.query<{ fsync: string }>('SHOW fsync');
+    assert.equal(fsync!.fsync, 'on');
+    const [method] = await db.query<{ wal_sync_method: string }>('SHOW wal_sync_method');
+    assert.equal(method!.wal_sync_method, 'fsync');
+    const before = (await db.stats()).fsyncs;
+    await db.query(`INSERT INTO t VALUES ('a', 1)`);
+    const afterInsert = (await db.stats()).fsyncs;
+    assert.ok(afterInsert > before, `a commit made no fsync (${before} → ${afterInsert})`);
+    await db.copyCsv('t', ['k', 'v'], '"b",2\n"c",3\n');
+    assert.ok((await db.stats()).fsyncs > afterInsert, 'a COPY commit made no fsync');
+    await db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO t VALUES ('d', 4)`);
+    });
+    const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM t');
+    assert.equal(rows[0]!.n, 4);
+  });
+
+  it('keeps PostgreSQL’s error code across the thread (a duplicate key is 23505)', async () => {
+    await assert.rejects(db.query(`INSERT INTO t VALUES ('a', 9)`), (error: { code?: string }) => {
+      assert.equal(error.code, '23505');
+      return true;
+    });
+  });
+
+  it('runs the ingest’s writes ahead of the statements already waiting', async () => {
+    const order: string[] = [];
+    const slow = Array.from({ length: 10 }, (_, i) =>
+      db.query('SELECT pg_sleep(0.02)').then(() => order.push(`slow${i}`)),
+    );
+    const high = db
+      .query(`INSERT INTO t VALUES ('h', 0)`, [], { priority: 'high' })
+      .then(() => order.push('high'));
+    await Promise.all([...slow, high]);
+    // At most the statement already running when it arrived goes before it.
+    assert.ok(order.indexOf('high') <= 1, `the ingest write waited: ${order.join(', ')}`);
+  });
+
+  it('rolls a transaction back when its function throws, and holds other statements until it ends', async () => {
+    let outside: Promise<unknown> | undefined;
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO t VALUES ('x', 1)`);
+        outside = db.query<{ n: number }>(`SELECT count(*)::int AS n FROM t WHERE k = 'x'`);
+        await tx.query(`INSERT INTO t VALUES ('y', 2)`);
+        throw new Error('changed my mind');
+      }),
+      /changed my mind/,
+    );
+    assert.deepEqual(await outside, [{ n: 0 }]);
+    assert.deepEqual(await db.query(`SELECT k FROM t WHERE k IN ('x', 'y')`), []);
+  });
+});
+
+describe('PgliteDb with fsync off', () => {
+  it('says so, and makes no fsync calls', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chronops-pglite-test-'));
+    const db = await PgliteDb.open(dir, { fsync: false });
+    try {
+      const [fsync] = await db.query<{ fsync: string }>('SHOW fsync');
+      assert.equal(fsync!.fsync, 'off');
+      await db.query('CREATE TABLE t (k text)');
+      await db.query(`INSERT INTO t VALUES ('a')`);
+      assert.equal((await db.stats()).fsyncs, 0);
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
