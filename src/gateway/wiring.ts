@@ -6,13 +6,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Agent } from 'node:https';
 import type { Hono } from 'hono';
 import type { AwsGateway } from '../aws/gateway.ts';
-import { SlackSignature } from '../chat/channels/slack/signature.ts';
 import type { Config } from '../kernel/config.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import type { Db } from '../store/db.ts';
 import { GroupCommit } from '../store/group-commit.ts';
-import { type SourceConfig, topicsFor } from './config.ts';
+import { topicsFor } from './config.ts';
+import { configuredSources } from './configured.ts';
 import { Gateway, type TopicRouter } from './gateway.ts';
 import { type InboxItem, InboxStore } from './inbox-store.ts';
 import { KafkaClient } from './kafka.ts';
@@ -20,13 +20,6 @@ import { gatewayNodeHandler } from './node-front.ts';
 import { KafkaRelay, type RelayKafka } from './relay.ts';
 import { ReplyHub } from './replies.ts';
 import { gatewayRoutes } from './routes.ts';
-import { SOURCE_PREFIX, type Source } from './source.ts';
-import { EventsSource } from './sources/events.ts';
-import { GenericSource } from './sources/generic.ts';
-import { JandiSource } from './sources/jandi.ts';
-import { SlackSource } from './sources/slack.ts';
-import { SnsSource } from './sources/sns.ts';
-import { TeamsSource } from './sources/teams.ts';
 import { type PolledDelivery, SqsPoller } from './sqs-poller.ts';
 import { type DeliveryHandler, InboxWorker } from './worker.ts';
 
@@ -75,59 +68,6 @@ type TopicItem = Parameters<TopicRouter>[0];
 
 /** On the embedded database, how long a worker waits after a delivery was stored before its next statement. */
 const GATEWAY_TURN_MS = 20;
-
-/** The HTTP source of one `sources:` entry (none: an events source polled from SQS only). */
-export function sourceOf(
-  c: SourceConfig,
-  options: { logger?: Logger; snsAgent?: Agent } = {},
-): Source | undefined {
-  switch (c.kind) {
-    case 'jandi':
-      return new JandiSource(c);
-    case 'teams':
-      return new TeamsSource(c);
-    case 'generic':
-      return new GenericSource(c);
-    case 'events':
-      return c.push ? new EventsSource({ name: c.name, maxBodyBytes: c.maxBodyBytes, ...c.push }) : undefined;
-    case 'sns':
-      return new SnsSource({
-        name: c.name,
-        topics: c.topics,
-        maxAgeSeconds: c.maxAgeSeconds,
-        maxBodyBytes: c.maxBodyBytes,
-        ...(options.snsAgent ? { requestAgent: options.snsAgent } : {}),
-        ...(options.logger ? { logger: options.logger } : {}),
-      });
-  }
-}
-
-/** The sources the config turns on, and the paths of those it leaves off (answered 404 with the reason). */
-export function configuredSources(
-  config: Config,
-  logger: Logger,
-  options: { snsAgent?: Agent } = {},
-): { sources: Source[]; off: Array<{ paths: string[]; reason: string }> } {
-  const sources: Source[] = [];
-  if (config.slack.enabled && config.slack.signingSecret) {
-    sources.push(
-      new SlackSource({
-        verifier: new SlackSignature({ signingSecret: config.slack.signingSecret }),
-        maxBodyBytes: config.slack.maxBodyBytes,
-        logger,
-      }),
-    );
-  }
-  for (const c of config.sources.on) {
-    const source = sourceOf(c, { logger, ...options });
-    if (source) sources.push(source);
-  }
-  const off = config.sources.off.map((o) => ({
-    paths: [`${SOURCE_PREFIX[o.kind]}/${o.name}`],
-    reason: o.reason,
-  }));
-  return { sources, off };
-}
 
 export function createGateway(deps: GatewayDeps): GatewayRuntime {
   const { db, logger } = deps;
