@@ -12,7 +12,8 @@
 // after. The server's resident memory (VmRSS from /proc) is sampled every second throughout; its peak (VmHWM) is
 // read at the end. Then the commands handled and the replies posted are counted.
 //
-// Environment: BENCH_TARGETS (default bolt,pglite,postgres), BENCH_ROUNDS (1), BENCH_SECONDS (30),
+// Environment: BENCH_TARGETS (default bolt,pglite,postgres; `pglite-before` runs the chronops of the checkout at
+// BENCH_BEFORE, e.g. a git worktree of an older commit, for a before/after in the same run), BENCH_ROUNDS (1), BENCH_SECONDS (30),
 // BENCH_CONNECTIONS (50), BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -35,9 +36,10 @@ const RATE = 333;
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 15);
 const CHANNELS = 100;
 
-type Target = 'bolt' | 'pglite' | 'postgres';
+type Target = 'bolt' | 'pglite' | 'postgres' | 'pglite-before';
 const LABEL: Record<Target, string> = {
   bolt: '@slack/bolt HTTPReceiver (no-op listener, no storage)',
+  'pglite-before': 'the same, chronops of BENCH_BEFORE (PGlite in the main thread, fsync off)',
   pglite: 'chronops serve, PGlite, worker on (commands reply)',
   postgres: 'chronops serve, PostgreSQL, worker on (commands reply)',
 };
@@ -65,12 +67,25 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     close = () => app.stop().then(() => {});
   } else {
-    const { parseConfig } = await import('../src/kernel/config.ts');
-    const { startChronops } = await import('../src/hosts/server.ts');
-    const { createLogger } = await import('../src/kernel/logger.ts');
-    const { PostgresDb } = await import('../src/store/postgres-db.ts');
+    // 'pglite-before': the chronops of another checkout (BENCH_BEFORE), for a before/after in one run.
+    const src =
+      target === 'pglite-before'
+        ? `${process.env.BENCH_BEFORE}/src/`
+        : new URL('../src/', import.meta.url).pathname;
+    const { parseConfig } = (await import(
+      `${src}kernel/config.ts`
+    )) as typeof import('../src/kernel/config.ts');
+    const { startChronops } = (await import(
+      `${src}hosts/server.ts`
+    )) as typeof import('../src/hosts/server.ts');
+    const { createLogger } = (await import(
+      `${src}kernel/logger.ts`
+    )) as typeof import('../src/kernel/logger.ts');
+    const { PostgresDb } = (await import(
+      `${src}store/postgres-db.ts`
+    )) as typeof import('../src/store/postgres-db.ts');
     const dir = mkdtempSync(join(tmpdir(), 'chronops-bench-gateway-'));
-    const schema = target === 'pglite' ? 'chronops' : `bench_gateway_${randomBytes(4).toString('hex')}`;
+    const schema = target !== 'postgres' ? 'chronops' : `bench_gateway_${randomBytes(4).toString('hex')}`;
     const config = parseConfig(
       {
         timezone: 'Asia/Seoul',
@@ -78,11 +93,13 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
           ecs: [{ name: 'web', cluster: 'shop', service: 'web', region: 'ap-northeast-2', maxTasks: 20 }],
         },
         server: { host: '127.0.0.1', port: 0 },
-        database: target === 'pglite' ? { dataDir: dir } : { url: POSTGRES_URL },
+        database: target !== 'postgres' ? { dataDir: dir } : { url: POSTGRES_URL },
       },
       { SLACK_SIGNING_SECRET: SECRET, SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_API_URL: slackApiUrl },
     );
-    const { PgliteDb } = await import('../src/store/pglite-db.ts');
+    const { PgliteDb } = (await import(
+      `${src}store/pglite-db.ts`
+    )) as typeof import('../src/store/pglite-db.ts');
     const chronops = await startChronops(config, {
       schema,
       ...(target === 'pglite' && process.env.BENCH_FSYNC === 'off'
