@@ -6,6 +6,7 @@ import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
 import { Ec2PowerAction } from './actions/ec2.ts';
 import { EcsPowerAction } from './actions/ecs.ts';
 import { AuroraClusterPowerAction, RdsInstancePowerAction } from './actions/rds.ts';
+import { registerPowerCommands } from './commands.ts';
 import { powerMigrations } from './migrations.ts';
 import type { CapacityView } from './ports.ts';
 import { type PowerReporter, PowerService } from './service.ts';
@@ -45,6 +46,9 @@ export const powerModule: CapabilityModule<PowerCapability> = {
       service,
       store,
       timers: service.handlers(),
+      commands: (router) => {
+        registerPowerCommands(router, service);
+      },
       connectCapacity: (view) => {
         service.capacity = view;
       },
