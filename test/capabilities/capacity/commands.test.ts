@@ -436,7 +436,7 @@ describe('capacity commands in Korean (config locale: ko)', () => {
       runChronops(backends[0]!, {
         config: parseConfig(slackConfigObject({ permissions: { crate: { users: ['U0ALICE'] } } }), {}),
       }),
-      /slack\.permissions\.crate: no chat command uses this permission key \(keys: create, delete, now, rules\.run\)/,
+      /slack\.permissions\.crate: no chat command uses this permission key \(keys: create, delete, now, rules\.run, jobs\.run, power\.exception, power\.force\)/,
     );
   });
 });
