@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { windowsCommand } from '../capabilities/capacity/cli.ts';
 import { jobsCommand } from '../capabilities/jobs/cli.ts';
+import { schedulesCommand } from '../capabilities/power/cli.ts';
 import { rulesCommand } from '../capabilities/rules/cli.ts';
 import { notifyCommand } from '../notify/cli.ts';
 import { serveCommand } from './serve.ts';
@@ -19,6 +20,7 @@ program.addCommand(windowsCommand());
 program.addCommand(notifyCommand());
 program.addCommand(rulesCommand());
 program.addCommand(jobsCommand());
+program.addCommand(schedulesCommand());
 program.addOption(new Option('--no-color', 'plain output').hideHelp());
 
 await program.parseAsync(process.argv);

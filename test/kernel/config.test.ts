@@ -175,6 +175,8 @@ describe('loadConfig', () => {
           readySeconds: 700,
         },
       },
+      ec2: { 'i-0a1b2c3d4e5f60001': { state: 'running' } },
+      rds: { 'reports-db': { engine: 'postgres', status: 'available' } },
       clusters: ['pricing'],
       taskDefinitions: {
         pricechecker: {
@@ -198,6 +200,20 @@ describe('loadConfig', () => {
       config.sources.on.map((c) => [c.kind, c.name, c.kind === 'sns' ? c.topics : []]),
       [['sns', 'price-list', ['arn:aws:sns:us-east-1:278350005181:price-list-api']]],
     );
+    // The demo's JANDI room is off without JANDI_TOKEN (/jandi/webhook answers 404 saying so)
+    assert.deepEqual(
+      config.sources.off.map((o) => [o.kind, o.name, o.reason]),
+      [['jandi', 'webhook', 'the jandi source webhook is off: JANDI_TOKEN is not set']],
+    );
+    // Office hours on the simulated resources
+    assert.deepEqual(Object.keys(config.power.schedules), ['office-hours']);
+    assert.deepEqual(
+      Object.values(config.power.resources)
+        .map((r) => `${r.kind} ${r.name} ${r.schedule}`)
+        .sort(),
+      ['ec2 batch-1 office-hours', 'ecs web office-hours', 'rds reports-db office-hours'],
+    );
+    assert.equal(config.power.schedules['office-hours']?.enforced, true);
   });
 });
 

@@ -6,6 +6,7 @@ import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
 import { Ec2PowerAction } from './actions/ec2.ts';
 import { EcsPowerAction } from './actions/ecs.ts';
 import { AuroraClusterPowerAction, RdsInstancePowerAction } from './actions/rds.ts';
+import { powerApi } from './api.ts';
 import { registerPowerCommands } from './commands.ts';
 import { powerMigrations } from './migrations.ts';
 import type { CapacityView } from './ports.ts';
@@ -46,6 +47,7 @@ export const powerModule: CapabilityModule<PowerCapability> = {
       service,
       store,
       timers: service.handlers(),
+      api: powerApi(service),
       commands: (router) => {
         registerPowerCommands(router, service);
       },
