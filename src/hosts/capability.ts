@@ -59,6 +59,11 @@ export interface Capability {
   deliveries?: Partial<Record<string, DeliveryHandler>>;
   /** Its HTTP API, mounted by the host at `/api/<name>`. */
   api?: Hono;
+  /**
+   * Routes outside the API (no API token: callers prove themselves otherwise, e.g. a signed callback), mounted
+   * by the host at `/`. Their paths start with the capability's name (`/jobs/…`).
+   */
+  routes?: Hono;
   /** Registers its chat commands on the one router (docs/chat.md), before chat starts. */
   commands?(router: CommandRouter): void;
   /** After every capability is created and the timer loop runs. */

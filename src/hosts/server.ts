@@ -238,6 +238,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       ...(options.sqs ? { sqs: options.sqs } : {}),
     });
     app.route('/', webhooks.routes);
+    for (const o of others) if (o.capability.routes) app.route('/', o.capability.routes);
     // Chat: the command handler for every door; with Slack on, its delivery handler and outbox.
     const chat = createChat({
       config,

@@ -1,5 +1,6 @@
 // HTTP jobs as the host runs them: their tables, their two timer kinds on the one loop, the service that fires
 // them through the one service caller and reports through the one outbox, the API, the chat commands, metrics.
+import { Hono } from 'hono';
 import { Counter, Histogram } from 'prom-client';
 import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
 import { jobsApi } from './api.ts';
@@ -8,6 +9,9 @@ import { demoServices, pointDemoServices } from './demo.ts';
 import { jobsMigrations } from './migrations.ts';
 import { JobsService } from './service.ts';
 import { JobsStore } from './store.ts';
+
+/** Largest callback body (the result contract with its stack traces). */
+const MAX_CALLBACK_BYTES = 1024 * 1024;
 
 export interface JobsCapability extends Capability {
   service: JobsService;
@@ -58,6 +62,7 @@ export const jobsModule: CapabilityModule<JobsCapability> = {
       node: host.node,
       logger: host.logger,
       ready,
+      callbackBase: () => base,
       runUrl: (id) => (base ? `${base}/#jobs/runs/${id}` : undefined),
       metrics: {
         run: (job, status) => runs.inc({ job, status }),
@@ -68,9 +73,28 @@ export const jobsModule: CapabilityModule<JobsCapability> = {
     let sweeper: NodeJS.Timeout | undefined;
     const api = jobsApi(service);
     if (demo) api.route('/demo', demoServices(host.config.services));
+    // Callback mode: POST /jobs/runs/<id>/result, outside the API (the one-run token and the signature prove it).
+    const routes = new Hono();
+    routes.post('/jobs/runs/:id/result', async (c) => {
+      if (Number(c.req.header('content-length') ?? 0) > MAX_CALLBACK_BYTES) {
+        return c.json({ error: { message: `the body is larger than ${MAX_CALLBACK_BYTES} bytes` } }, 413);
+      }
+      const body = await c.req.text();
+      if (Buffer.byteLength(body) > MAX_CALLBACK_BYTES) {
+        return c.json({ error: { message: `the body is larger than ${MAX_CALLBACK_BYTES} bytes` } }, 413);
+      }
+      const answer = await service.callback(c.req.param('id'), {
+        token: c.req.header('x-chronops-callback-token'),
+        ...(c.req.header('x-chronops-timestamp') ? { timestamp: c.req.header('x-chronops-timestamp')! } : {}),
+        ...(c.req.header('x-chronops-signature') ? { signature: c.req.header('x-chronops-signature')! } : {}),
+        body,
+      });
+      return c.json(answer.body, answer.status as 200);
+    });
     return {
       service,
       store,
+      routes,
       timers: service.timerHandlers(),
       api,
       commands: (router) => {

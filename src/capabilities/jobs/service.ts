@@ -10,11 +10,13 @@
 // A run that is started on its own (run now, a queued run whose turn came, a retry after its backoff) is one
 // timer row of kind `jobs.start` keyed by the run.
 
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../../kernel/errors.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import type { Notification } from '../../notify/notification.ts';
 import type { ServiceAnswer, ServiceCaller } from '../../services/caller.ts';
+import { resultOf } from '../../services/contract.ts';
+import { verifySignature } from '../../services/signature.ts';
 import type {
   FiredTimer,
   Queryable,
@@ -38,6 +40,7 @@ import type { JobRow, JobsStore, NewRun, RunRecord } from './store.ts';
 
 export const DUE_KIND = 'jobs.due';
 export const START_KIND = 'jobs.start';
+export const DEADLINE_KIND = 'jobs.deadline';
 /** How long before a due time its fire writes the runs (then waits for the time to send). */
 export const PREPARE_MS = 2000;
 
@@ -62,6 +65,8 @@ export interface JobsServiceOptions {
   metrics: JobsMetrics;
   /** Resolves when the server answers HTTP (a job calling chronops' own demo service must find it up). */
   ready?: Promise<unknown>;
+  /** chronops' address as the services reach it (callback mode). */
+  callbackBase?(): string | undefined;
   /** The page's address of a run, for notifications. */
   runUrl?(id: string): string | undefined;
   now?: () => Date;
@@ -109,7 +114,13 @@ export class JobsService {
       },
       retry: { limit: 5, delaySeconds: 1, backoff: true, maxDelaySeconds: 30 },
     };
-    return [due, start as TimerHandler];
+    const deadline: TimerHandler<{ run: string }> = {
+      kind: DEADLINE_KIND,
+      run: async (timers) => {
+        for (const t of timers) await this.#deadline(t.payload.run);
+      },
+    };
+    return [due, start as TimerHandler, deadline as TimerHandler];
   }
 
   /**
@@ -315,6 +326,28 @@ export class JobsService {
   /** Calls the service for one attempt of `run` and records what came of it. */
   async #execute(run: RunRecord, spec: JobSpec, signal: AbortSignal, sent?: () => void): Promise<void> {
     let answer: ServiceAnswer;
+    let callback: Record<string, string> | undefined;
+    if (spec.mode === 'callback') {
+      // A one-run token, stored (hashed) before the call: the service may answer by callback at once.
+      const token = randomBytes(24).toString('base64url');
+      const deadline = new Date(this.#now().getTime() + spec.deadlineSeconds * 1000);
+      await this.store.setCallback(run.id, hashToken(token), deadline);
+      await this.#o.timers.schedule([
+        {
+          kind: DEADLINE_KIND,
+          key: run.id,
+          dueAt: deadline,
+          payload: { run: run.id },
+          dedupe: `deadline:${run.id}:${run.attempt}`,
+        },
+      ]);
+      const base = this.#o.callbackBase?.() ?? '';
+      callback = {
+        'X-Chronops-Callback': `${base}/jobs/runs/${run.id}/result`,
+        'X-Chronops-Callback-Token': token,
+        'X-Chronops-Deadline': deadline.toISOString(),
+      };
+    }
     try {
       answer = await this.#o.services.call(
         spec.service,
@@ -329,6 +362,7 @@ export class JobsService {
           job: spec.name,
           run: run.id,
           ...(spec.timeoutSeconds ? { timeoutMs: spec.timeoutSeconds * 1000 } : {}),
+          ...(callback ? { extraHeaders: callback } : {}),
           signal,
           onSent: (at) => {
             sent?.();
@@ -353,6 +387,16 @@ export class JobsService {
     };
     const { status, retry } = outcomeOf(answer);
     this.#o.metrics.duration(spec.name, answer.durationMs / 1000);
+    if (spec.mode === 'callback' && answer.ok && !answer.result) {
+      // Accepted: the result comes by callback before the deadline (or the deadline fails the run).
+      await this.store.waiting(run.id, {
+        sentAt: answer.sentAt,
+        httpStatus: answer.status ?? null,
+        summary: `${answer.summary}; waiting for the result by callback`,
+        attempt,
+      });
+      return;
+    }
     if (status === 'failed' && retry && run.attempt <= spec.retries.limit) {
       const at = new Date(this.#now().getTime() + backoffMs(spec.retries, run.attempt + 1));
       await this.store.update({
@@ -389,7 +433,6 @@ export class JobsService {
     u: Omit<Parameters<JobsStore['update']>[0], 'id' | 'final'> & { status: RunStatus },
   ): Promise<void> {
     await this.store.update({ ...u, id: run.id, final: true });
-    this.#o.metrics.run(spec.name, u.status);
     const done: RunRecord = {
       ...run,
       status: u.status,
@@ -400,6 +443,13 @@ export class JobsService {
       body: u.body ?? run.body,
       finishedAt: this.#now(),
     };
+    await this.#afterFinal(spec, done);
+  }
+
+  /** A run ended: metrics, the report, and the turn of the job's next queued run. */
+  async #afterFinal(spec: JobSpec, done: RunRecord): Promise<void> {
+    const run = done;
+    this.#o.metrics.run(spec.name, done.status);
     try {
       await this.#report(spec, done);
     } catch (error) {
@@ -428,6 +478,85 @@ export class JobsService {
         `jobs:run:${run.id}:alert`,
       );
     }
+  }
+
+  // ---- callback mode ------------------------------------------------------------------------------------------
+
+  async #deadline(id: string): Promise<void> {
+    const run = await this.store.endIfOpen(id, ['waiting'], {
+      status: 'failed',
+      summary: 'no result by its deadline',
+    });
+    if (!run) return;
+    const job = await this.store.job(run.job);
+    if (job) await this.#afterFinal(job.spec, run);
+  }
+
+  /**
+   * A service's callback for run `id` (POST /jobs/runs/<id>/result): its one-run token and, when the service has
+   * a secret, its signature over the raw body are checked; the body is the result contract (the run ends) or
+   * progress (`{"progress": 0.4, "message": "…"}`). A forged callback gets 401 and a late one 409; neither
+   * changes the run.
+   */
+  async callback(
+    id: string,
+    request: { token: string | undefined; timestamp?: string; signature?: string; body: string },
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const refuse = (status: number, message: string) => ({ status, body: { error: { message } } });
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return refuse(404, `no job run ${id}`);
+    const run = await this.store.run(id);
+    const stored = run ? await this.store.tokenHash(id) : null;
+    if (!run) return refuse(404, `no job run ${id}`);
+    if (!stored || !request.token || !sameHash(stored, hashToken(request.token))) {
+      return refuse(401, 'the callback token is missing or wrong');
+    }
+    const job = await this.store.job(run.job);
+    const secret = job ? this.#o.services.service(job.spec.service)?.secret : undefined;
+    if (secret) {
+      const check = verifySignature(
+        secret,
+        { timestamp: request.timestamp, signature: request.signature },
+        request.body,
+      );
+      if (!check.ok) return refuse(401, `X-Chronops-Signature: ${check.reason}`);
+    }
+    if (!['running', 'waiting'].includes(run.status))
+      return refuse(409, `run ${id} is ${run.status} already`);
+    if (run.deadlineAt && run.deadlineAt.getTime() < this.#now().getTime()) {
+      return refuse(409, `run ${id} is past its deadline (${run.deadlineAt.toISOString()})`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(request.body);
+    } catch {
+      return refuse(400, 'the body must be JSON: the result contract, or {"progress": 0.4, "message": "…"}');
+    }
+    const result = resultOf(json);
+    if (result) {
+      const status = result.failCount > 0 ? 'partial' : 'success';
+      const done = await this.store.endIfOpen(id, ['running', 'waiting'], {
+        status,
+        summary: `result by callback: ${result.successTenants.length} succeeded, ${result.failCount} failed`,
+        result,
+      });
+      if (!done) return refuse(409, `run ${id} has ended already`);
+      if (job) await this.#afterFinal(job.spec, done);
+      return { status: 200, body: { run: id, status } };
+    }
+    const p = json as { progress?: unknown; message?: unknown };
+    if (
+      typeof p === 'object' &&
+      p !== null &&
+      typeof p.progress === 'number' &&
+      p.progress >= 0 &&
+      p.progress <= 1
+    ) {
+      const message = typeof p.message === 'string' ? p.message.slice(0, 500) : null;
+      const ok = await this.store.progress(id, p.progress, message);
+      if (!ok) return refuse(409, `run ${id} has ended already`);
+      return { status: 200, body: { run: id, progress: p.progress } };
+    }
+    return refuse(400, 'the body must be the result contract, or {"progress": 0.4, "message": "…"}');
   }
 
   // ---- what people do -----------------------------------------------------------------------------------------
@@ -508,6 +637,14 @@ export class JobsService {
     if (!run) throw new NotFoundError(`no job run ${id}`);
     return run;
   }
+}
+
+function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+function sameHash(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -367,6 +367,63 @@ export class JobsStore {
     );
   }
 
+  /** Callback mode: the run's one-run token (hashed) and its deadline, before the call. */
+  async setCallback(id: string, tokenHash: string, deadline: Date): Promise<void> {
+    await this.db.query(`UPDATE ${this.s}.job_runs SET token_hash = $2, deadline_at = $3 WHERE id = $1`, [
+      id,
+      tokenHash,
+      deadline,
+    ]);
+  }
+
+  async tokenHash(id: string): Promise<string | null> {
+    const rows = await this.db.query<{ token_hash: string | null }>(
+      `SELECT token_hash FROM ${this.s}.job_runs WHERE id = $1`,
+      [id],
+    );
+    return rows[0]?.token_hash ?? null;
+  }
+
+  /** The service accepted the call (202): the run waits for its callback, unless that came first. */
+  async waiting(
+    id: string,
+    u: { sentAt: Date; httpStatus: number | null; summary: string; attempt: AttemptRecord },
+  ): Promise<void> {
+    await this.db.query(
+      `UPDATE ${this.s}.job_runs SET status = 'waiting', sent_at = $2, http_status = $3, summary = $4,
+         attempts = attempts || jsonb_build_array($5::jsonb)
+       WHERE id = $1 AND status = 'running'`,
+      [id, u.sentAt, u.httpStatus, u.summary, JSON.stringify(u.attempt)],
+    );
+  }
+
+  /** Ends a run still in one of `from` (one statement: a callback and the deadline cannot both end it). */
+  async endIfOpen(
+    id: string,
+    from: RunStatus[],
+    u: { status: RunStatus; summary: string; result?: JobResult },
+  ): Promise<RunRecord | undefined> {
+    const rows = await this.db.query(
+      `UPDATE ${this.s}.job_runs SET status = $3, summary = $4, result = coalesce($5::jsonb, result),
+         finished_at = clock_timestamp(),
+         duration_ms = CASE WHEN sent_at IS NULL THEN duration_ms
+                       ELSE (extract(epoch FROM clock_timestamp() - sent_at) * 1000)::int END
+       WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${RUN_COLS}`,
+      [id, from, u.status, u.summary, u.result ? JSON.stringify(u.result) : null],
+    );
+    return rows[0] ? toRun(rows[0]) : undefined;
+  }
+
+  /** A progress callback; false when the run has ended. */
+  async progress(id: string, progress: number, message: string | null): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE ${this.s}.job_runs SET progress = $2, progress_message = $3
+       WHERE id = $1 AND status IN ('running', 'waiting') RETURNING id`,
+      [id, progress, message],
+    );
+    return rows.length === 1;
+  }
+
   /** The status of the job's last finished run before `before` (for `notify.when: change`). */
   async previousStatus(job: string, before: string): Promise<RunStatus | undefined> {
     const rows = await this.db.query<{ status: RunStatus }>(
