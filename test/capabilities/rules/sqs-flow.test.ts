@@ -52,13 +52,15 @@ for (const backend of backends) {
     // Made here, not when the suites are defined: each suite mocks SQSClient while it runs, and restores it after.
     let sqs: AwsClientStub<SQSClient>;
     let receives = 0;
+    /** The queue has the messages once the test holds the running server (the pollers start before it returns). */
+    let ready = false;
     /** At each delete: the entries, and whether every one's event was in the inbox at that moment. */
     const deletes: Array<{ handles: string[]; storedFirst: boolean }> = [];
 
     before(async () => {
       sqs = mockClient(SQSClient);
       sqs.on(ReceiveMessageCommand).callsFake(async () => {
-        receives++;
+        if (ready) receives++;
         if (receives === 1) {
           return {
             Messages: [
@@ -92,6 +94,7 @@ for (const backend of backends) {
         return { Successful: entries.map((e) => ({ Id: e.Id! })), Failed: [] };
       });
       chronops = await runChronops(backend, { config, simulated: false });
+      ready = true;
     });
     after(async () => {
       await chronops?.stopAll();
