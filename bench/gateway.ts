@@ -27,6 +27,7 @@ import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { signSlackRequest } from '../src/chat/channels/slack/signature.ts';
 import { FakeSlack } from '../test/support/fake-slack.ts';
+import { MockKafka } from '../test/support/kafka.ts';
 
 const SECRET = 'bench-signing-secret-5c2a9f0e';
 const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -36,8 +37,11 @@ const RATE = 333;
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 15);
 const CHANNELS = 100;
 
-type Target = 'bolt' | 'pglite' | 'postgres' | 'pglite-before';
+type Target = 'bolt' | 'pglite' | 'postgres' | 'pglite-before' | 'seed' | 'pglite+kafka' | 'postgres+kafka';
 const LABEL: Record<Target, string> = {
+  seed: "the seed's design: verify, a new Kafka producer per request, 200 after its acks=all flush",
+  'pglite+kafka': 'chronops serve, PGlite, worker on, Kafka relay on',
+  'postgres+kafka': 'chronops serve, PostgreSQL, worker on, Kafka relay on',
   bolt: '@slack/bolt HTTPReceiver (no-op listener, no storage)',
   'pglite-before': 'the same, chronops of BENCH_BEFORE (PGlite in the main thread, fsync off)',
   pglite: 'chronops serve, PGlite, worker on (commands reply)',
@@ -50,7 +54,48 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
   let url: string;
   let count: () => Promise<string> = async () => '{}';
   let close: () => Promise<void>;
-  if (target === 'bolt') {
+  const brokers = process.env.BENCH_BROKERS?.split(',') ?? [];
+  if (target === 'seed') {
+    // Seed 003's Lambda, as a server: each request verified, then a producer made for it, its message produced
+    // with acks=all and flushed, the producer closed, and only then the 200.
+    const { createServer } = await import('node:http');
+    const { SlackSignature } = await import('../src/chat/channels/slack/signature.ts');
+    const { KafkaClient } = await import('../src/gateway/kafka.ts');
+    const verifier = new SlackSignature({ signingSecret: SECRET });
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        void (async () => {
+          try {
+            verifier.verify(
+              {
+                timestamp: req.headers['x-slack-request-timestamp'] as string,
+                signature: req.headers['x-slack-signature'] as string,
+              },
+              body,
+            );
+          } catch {
+            res.writeHead(401).end();
+            return;
+          }
+          const producer = new KafkaClient({ brokers });
+          try {
+            await producer.send([{ topic: 'seed-slack', key: null, value: body.toString('utf8') }]);
+            res.writeHead(200).end();
+          } catch {
+            res.writeHead(500).end();
+          } finally {
+            await producer.close();
+          }
+        })();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  } else if (target === 'bolt') {
     const bolt = await import('@slack/bolt');
     const { App, HTTPReceiver, LogLevel } = bolt.default;
     const receiver = new HTTPReceiver({ signingSecret: SECRET, logLevel: LogLevel.ERROR });
@@ -85,7 +130,9 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
       `${src}store/postgres-db.ts`
     )) as typeof import('../src/store/postgres-db.ts');
     const dir = mkdtempSync(join(tmpdir(), 'chronops-bench-gateway-'));
-    const schema = target !== 'postgres' ? 'chronops' : `bench_gateway_${randomBytes(4).toString('hex')}`;
+    const schema = !target.startsWith('postgres')
+      ? 'chronops'
+      : `bench_gateway_${randomBytes(4).toString('hex')}`;
     const config = parseConfig(
       {
         timezone: 'Asia/Seoul',
@@ -93,7 +140,10 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
           ecs: [{ name: 'web', cluster: 'shop', service: 'web', region: 'ap-northeast-2', maxTasks: 20 }],
         },
         server: { host: '127.0.0.1', port: 0 },
-        database: target !== 'postgres' ? { dataDir: dir } : { url: POSTGRES_URL },
+        database: !target.startsWith('postgres') ? { dataDir: dir } : { url: POSTGRES_URL },
+        ...(target.endsWith('+kafka')
+          ? { kafka: { brokers, routes: [{ source: 'slack', topics: ['slack-all'] }] } }
+          : {}),
       },
       { SLACK_SIGNING_SECRET: SECRET, SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_API_URL: slackApiUrl },
     );
@@ -119,7 +169,7 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
     close = async () => {
       await chronops.close();
       if (db !== undefined && target === 'pglite') await db.close();
-      if (target === 'postgres') {
+      if (target.startsWith('postgres')) {
         const { PostgresDb: P } = { PostgresDb };
         const admin = new P(POSTGRES_URL, { max: 1 });
         await admin.query(`DROP SCHEMA ${schema} CASCADE`);
@@ -326,9 +376,30 @@ async function bench(target: Target, slack: FakeSlack) {
     const warm = await fixedRate(child.url, RATE, 3);
     const fixed = await fixedRate(child.url, RATE, RATE_SECONDS);
     const max = await maxThroughput(child.url, SECONDS);
+    const stormEnded = Date.now();
+    let relayCaughtUpMs: number | null = null;
+    const watching = target.endsWith('+kafka');
+    const watch = watching
+      ? (async () => {
+          // The relay has caught up when the oldest delivery waiting for Kafka is under a second old.
+          while (Date.now() - stormEnded < 120_000) {
+            const text = await (await fetch(`${child.url}/metrics`)).text();
+            const lag = Number(
+              /^chronops_relay_lag_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? Number.NaN,
+            );
+            if (lag <= 1) {
+              relayCaughtUpMs = Date.now() - stormEnded;
+              return;
+            }
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        })()
+      : Promise.resolve();
     const after = await fixedRate(child.url, RATE, RATE_SECONDS);
+    await watch;
     const peak = memoryOf(child.pid).peak;
-    const inbox = target === 'bolt' ? null : JSON.parse(await child.ask('count', 'COUNT'));
+    const inbox =
+      target === 'bolt' || target === 'seed' ? null : JSON.parse(await child.ask('count', 'COUNT'));
     return {
       target: LABEL[target],
       max,
@@ -336,6 +407,7 @@ async function bench(target: Target, slack: FakeSlack) {
       fixed333AfterMax: after,
       answered200: warm.ok + max.ok + fixed.ok + after.ok,
       inbox,
+      relayCaughtUpMs,
       repliesPosted: slack.calls.filter((c) => c.method === 'chat.postMessage').length - posted0,
       peakMemoryMb: peak,
       memoryCurve: curve.filter((_, i) => i % 5 === 0),
@@ -350,6 +422,10 @@ async function main(): Promise<void> {
   const targets = (process.env.BENCH_TARGETS ?? 'bolt,pglite,postgres').split(',') as Target[];
   const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
   const slack = await new FakeSlack().start();
+  const kafka = targets.some((t) => t === 'seed' || t.endsWith('+kafka'))
+    ? await MockKafka.start()
+    : undefined;
+  if (kafka) process.env.BENCH_BROKERS = kafka.brokers.join(',');
   const results: Array<Awaited<ReturnType<typeof bench>> & { round: number }> = [];
   try {
     for (let round = 1; round <= rounds; round++) {
@@ -362,15 +438,16 @@ async function main(): Promise<void> {
     }
   } finally {
     await slack.stop();
+    await kafka?.stop();
   }
   console.log(
-    '\n| round | server | max req/s | p50 / p99 / max ms at max | p50 / p99 / max ms at 333/s | same, after the max run | peak MB |',
+    '\n| round | server | max req/s | p50 / p99 / max ms at max | p50 / p99 / max ms at 333/s | same, after the max run | peak MB | relay caught up after the storm |',
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|');
   const ms = (l: Latency) => `${l.p50} / ${l.p99} / ${l.max}`;
   for (const r of results) {
     console.log(
-      `| ${r.round} | ${r.target} | ${r.max.requestsPerSecond} | ${ms(r.max.latencyMs)} | ${ms(r.fixed333.latencyMs)} | ${ms(r.fixed333AfterMax.latencyMs)} | ${r.peakMemoryMb} |`,
+      `| ${r.round} | ${r.target} | ${r.max.requestsPerSecond} | ${ms(r.max.latencyMs)} | ${ms(r.fixed333.latencyMs)} | ${ms(r.fixed333AfterMax.latencyMs)} | ${r.peakMemoryMb} | ${r.relayCaughtUpMs === null ? '—' : `${r.relayCaughtUpMs} ms`} |`,
     );
   }
   console.log(
