@@ -267,6 +267,77 @@ for (const door of ['hono', 'node:http'] as const)
       });
     });
 
+    it('every signed source takes its body base64-encoded (signed over the decoded bytes), a GitHub redelivery once, and refuses its oversized body with 413', async () => {
+      // Prepare: each source's real signed request, then the same bytes sent base64-encoded as a proxy in front of
+      // API Gateway forwards them (Content-Transfer-Encoding: base64).
+      const b64 = (headers: Record<string, string>) => ({
+        ...headers,
+        'content-transfer-encoding': 'base64',
+      });
+      const enc = (body: string) => Buffer.from(body).toString('base64');
+      const standard = JSON.stringify({ type: 'invoice.paid', data: { id: `in_b64_${door}` } });
+      const gh = JSON.stringify({ action: 'opened', repository: { full_name: 'shop/web' } });
+      const ghForm = new URLSearchParams({ payload: gh }).toString();
+      const event = ecsTaskStopped({ id: `ev-b64-${door}` });
+      // Act
+      const answers = await Promise.all([
+        post('/hooks/billing', enc(standard), b64(standardHeaders(standard, { id: `msg_b64_${door}` }))),
+        post(
+          '/hooks/github',
+          enc(gh),
+          b64(githubHeaders(gh, { event: 'issues', delivery: `${door}-b64-1` })),
+        ),
+        post(
+          '/hooks/github',
+          enc(ghForm),
+          b64(
+            githubHeaders(ghForm, {
+              event: 'issues',
+              delivery: `${door}-b64-2`,
+              contentType: 'application/x-www-form-urlencoded',
+            }),
+          ),
+        ),
+        post('/events/ecs', enc(event), b64({ ...json, 'x-api-key': EVENTS_KEY })),
+      ]);
+      const replay = await post(
+        '/hooks/github',
+        gh,
+        githubHeaders(gh, { event: 'issues', delivery: `${door}-b64-1` }),
+      );
+      // Assess
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        [200, 200, 200, 200],
+      );
+      assert.equal(replay.status, 200);
+      const keys = (await run.gateway.inbox.list(1000)).map((r) => r.key);
+      for (const key of [
+        `billing:msg_b64_${door}`,
+        `github:${door}-b64-1`,
+        `github:${door}-b64-2`,
+        `ecs:ev-b64-${door}`,
+      ])
+        assert.equal(keys.filter((k) => k === key).length, 1, key);
+      const row = (await stored('github')).find((r) => r.key === `github:${door}-b64-2`);
+      assert.equal(row?.body, ghForm, 'stored as the sender sent it (decoded)');
+      // Oversized (limit 2048 here): 413 for each, nothing stored.
+      const before = (await run.gateway.inbox.list(1000)).length;
+      const bigStandard = JSON.stringify({ type: 'big', data: 'x'.repeat(3000) });
+      const bigGh = JSON.stringify({ action: 'big', pad: 'x'.repeat(3000) });
+      const bigEvent = ecsTaskStopped().replace('"version":"0"', `"version":"0","pad":"${'x'.repeat(3000)}"`);
+      const tooLarge = await Promise.all([
+        post('/hooks/billing', bigStandard, standardHeaders(bigStandard)),
+        post('/hooks/github', bigGh, githubHeaders(bigGh, { delivery: `${door}-big` })),
+        post('/events/ecs', bigEvent, { ...json, 'x-api-key': EVENTS_KEY }),
+      ]);
+      assert.deepEqual(
+        tooLarge.map((a) => a.status),
+        [413, 413, 413],
+      );
+      assert.equal((await run.gateway.inbox.list(1000)).length, before);
+    });
+
     it('refuses a body over a source’s limit with 413, and an unknown source with 404, storing nothing', async () => {
       const count = async () => (await run.gateway.inbox.list(1000)).length;
       const before = await count();
