@@ -2,6 +2,7 @@
 // them through the one service caller and reports through the one outbox, the API, the chat commands, metrics.
 import { Hono } from 'hono';
 import { Counter, Histogram } from 'prom-client';
+import { KafkaClient } from '../../gateway/kafka.ts';
 import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
 import { jobsApi } from './api.ts';
 import { registerJobsCommands } from './commands.ts';
@@ -53,7 +54,25 @@ export const jobsModule: CapabilityModule<JobsCapability> = {
       if (demo && url) pointDemoServices(host.config.services, url);
       return url;
     });
+    // Kafka mode: one producer, made when a job first needs it (a second client beside the relay's: same adapter).
+    const k = host.config.kafka;
+    let kafka: KafkaClient | undefined;
     const service = new JobsService({
+      ...(k
+        ? {
+            kafka: () =>
+              (kafka ??= new KafkaClient({
+                brokers: k.brokers,
+                clientId: `${k.clientId}-jobs`,
+                acks: k.acks,
+                idempotent: k.idempotent,
+                tls: k.tls,
+                ...(k.sasl ? { sasl: k.sasl } : {}),
+                timeoutMs: 3000,
+                retries: 0,
+              })),
+          }
+        : {}),
       store,
       timers: host.timers,
       services: host.services,
@@ -114,6 +133,7 @@ export const jobsModule: CapabilityModule<JobsCapability> = {
       },
       stop: async () => {
         if (sweeper) clearInterval(sweeper);
+        await kafka?.close().catch(() => {});
         await store.idle();
       },
     };

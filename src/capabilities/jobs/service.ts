@@ -11,12 +11,13 @@
 // timer row of kind `jobs.start` keyed by the run.
 
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { KafkaProducerPort } from '../../gateway/kafka.ts';
 import { ConflictError, NotFoundError } from '../../kernel/errors.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import type { Notification } from '../../notify/notification.ts';
 import type { ServiceAnswer, ServiceCaller } from '../../services/caller.ts';
 import { resultOf } from '../../services/contract.ts';
-import { verifySignature } from '../../services/signature.ts';
+import { signatureHeaders, verifySignature } from '../../services/signature.ts';
 import type {
   FiredTimer,
   Queryable,
@@ -65,6 +66,8 @@ export interface JobsServiceOptions {
   metrics: JobsMetrics;
   /** Resolves when the server answers HTTP (a job calling chronops' own demo service must find it up). */
   ready?: Promise<unknown>;
+  /** Kafka mode: the one Kafka client (src/gateway/kafka.ts), when `kafka:` is configured. */
+  kafka?: () => KafkaProducerPort;
   /** chronops' address as the services reach it (callback mode). */
   callbackBase?(): string | undefined;
   /** The page's address of a run, for notifications. */
@@ -327,10 +330,11 @@ export class JobsService {
   async #execute(run: RunRecord, spec: JobSpec, signal: AbortSignal, sent?: () => void): Promise<void> {
     let answer: ServiceAnswer;
     let callback: Record<string, string> | undefined;
-    if (spec.mode === 'callback') {
+    if (spec.mode === 'callback' || spec.mode === 'kafka') {
       // A one-run token, stored (hashed) before the call: the service may answer by callback at once.
       const token = randomBytes(24).toString('base64url');
-      const deadline = new Date(this.#now().getTime() + spec.deadlineSeconds * 1000);
+      // The deadline is the run's, not the attempt's: a retry (Kafka down) does not move it.
+      const deadline = run.deadlineAt ?? new Date(this.#now().getTime() + spec.deadlineSeconds * 1000);
       await this.store.setCallback(run.id, hashToken(token), deadline);
       await this.#o.timers.schedule([
         {
@@ -347,6 +351,10 @@ export class JobsService {
         'X-Chronops-Callback-Token': token,
         'X-Chronops-Deadline': deadline.toISOString(),
       };
+    }
+    if (spec.mode === 'kafka') {
+      await this.#produce(run, spec, callback!, sent);
+      return;
     }
     try {
       answer = await this.#o.services.call(
@@ -477,6 +485,77 @@ export class JobsService {
         { ...message, title: `ALERT ${message.title}`, severity: 'error' },
         `jobs:run:${run.id}:alert`,
       );
+    }
+  }
+
+  /**
+   * Kafka mode: the run as a message (key = job name; headers = run, idempotency key, callback, signature) on the
+   * job's topic; the result comes back by callback. A broker that cannot be reached: the run waits and tries again
+   * (backoff up to 30 s) until its deadline — the same message each time, so nothing is lost and a consumer that
+   * keeps its idempotency keys does the work once.
+   */
+  async #produce(
+    run: RunRecord,
+    spec: JobSpec,
+    callback: Record<string, string>,
+    sent?: () => void,
+  ): Promise<void> {
+    const value = JSON.stringify({
+      job: spec.name,
+      run: run.id,
+      dueAt: run.dueAt.toISOString(),
+      attempt: run.attempt,
+      method: spec.method,
+      path: spec.path,
+      ...(spec.body === undefined ? {} : { body: spec.body }),
+      callback: callback['X-Chronops-Callback'],
+      deadline: callback['X-Chronops-Deadline'],
+    });
+    const secret = this.#o.services.service(spec.service)?.secret;
+    const sentAt = this.#now();
+    const headers: Record<string, string> = {
+      'idempotency-key': run.id,
+      'x-chronops-job': spec.name,
+      'x-chronops-run': run.id,
+      'x-chronops-callback': callback['X-Chronops-Callback']!,
+      'x-chronops-callback-token': callback['X-Chronops-Callback-Token']!,
+      'x-chronops-deadline': callback['X-Chronops-Deadline']!,
+      ...(secret ? lower(signatureHeaders(secret, value, sentAt)) : {}),
+    };
+    const attempt = { attempt: run.attempt, at: sentAt.toISOString(), summary: '' };
+    try {
+      if (!this.#o.kafka) throw new Error('kafka: is not configured');
+      sent?.();
+      await this.#o.kafka().send([{ topic: spec.topic!, key: spec.name, value, headers }]);
+      this.#o.metrics.lateness(spec.name, Math.max(0, sentAt.getTime() - run.dueAt.getTime()) / 1000);
+      await this.store.waiting(run.id, {
+        sentAt,
+        httpStatus: null,
+        summary: `produced to ${spec.topic}; waiting for the result by callback`,
+        attempt: { ...attempt, summary: `produced to ${spec.topic}` },
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const at = new Date(this.#now().getTime() + Math.min(30_000, 1000 * 2 ** Math.min(5, run.attempt - 1)));
+      const current = await this.store.run(run.id);
+      if (current?.deadlineAt && at.getTime() >= current.deadlineAt.getTime()) {
+        await this.#finish(spec, run, {
+          status: 'failed',
+          summary: `Kafka: ${reason}; deadline reached`,
+          attempt: { ...attempt, summary: reason },
+        });
+        return;
+      }
+      await this.store.update({
+        id: run.id,
+        status: 'retrying',
+        summary: `Kafka: ${reason}; trying again at ${at.toISOString()}`,
+        nextAttemptAt: at,
+        attempt: { ...attempt, summary: `Kafka: ${reason}` },
+        final: false,
+      });
+      await this.#scheduleStart(run.id, at, String(run.attempt + 1));
+      this.#o.metrics.run(spec.name, 'retrying');
     }
   }
 
@@ -637,6 +716,10 @@ export class JobsService {
     if (!run) throw new NotFoundError(`no job run ${id}`);
     return run;
   }
+}
+
+function lower(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
 function hashToken(token: string): string {
