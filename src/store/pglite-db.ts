@@ -131,6 +131,9 @@ export class PgliteDb implements Db {
   private constructor(worker: Worker, unlock: () => void) {
     this.worker = worker;
     this.unlock = unlock;
+    // The thread keeps the process alive only while a statement waits for its answer: a database left open (a
+    // test that forgot to close it, a CLI that has printed its answer) must not keep Node from exiting.
+    worker.unref();
     worker.on('message', (m: Response) => {
       if ('notify' in m) {
         for (const fn of this.listeners.get(m.notify) ?? []) fn(m.payload);
@@ -139,6 +142,7 @@ export class PgliteDb implements Db {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      if (this.pending.size === 0) worker.unref();
       if (m.ok) p.resolve(m.value);
       else p.reject(new PgliteError(m.error));
     });
@@ -146,6 +150,7 @@ export class PgliteDb implements Db {
       this.failure = error;
       for (const p of this.pending.values()) p.reject(error);
       this.pending.clear();
+      worker.unref();
     };
     worker.on('error', (error) => fail(error instanceof Error ? error : new Error(String(error))));
     worker.on('exit', (code) => fail(new Error(`the database thread exited (${code})`)));
@@ -176,6 +181,7 @@ export class PgliteDb implements Db {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.worker.postMessage({ ...request, id });
     });

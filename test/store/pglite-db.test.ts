@@ -91,3 +91,44 @@ describe('PgliteDb with fsync off', () => {
     }
   });
 });
+
+describe('PgliteDb and the process it runs in', () => {
+  it('keeps the process alive while a statement waits, not after: a database left open does not hang Node', async () => {
+    // A child that opens a database, answers one query after a slow statement, and never closes it: it must
+    // print the answer (the thread kept it alive while waiting) and then exit by itself.
+    const { spawn } = await import('node:child_process');
+    const { writeFileSync } = await import('node:fs');
+    const url = new URL('../../src/store/pglite-db.ts', import.meta.url).href;
+    const dir = mkdtempSync(join(tmpdir(), 'chronops-pglite-exit-'));
+    const script = join(dir, 'left-open.mjs');
+    writeFileSync(
+      script,
+      [
+        `const { PgliteDb } = await import(${JSON.stringify(url)});`,
+        `const db = await PgliteDb.open('memory');`,
+        `const [row] = await db.query("SELECT pg_sleep(0.3), 41 + 1 AS answer");`,
+        'console.log(row.answer);',
+      ].join('\n'),
+    );
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const child = spawn(process.execPath, ['--experimental-strip-types', '--no-warnings', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error('the process did not exit with its database left open'));
+      }, 60_000);
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 0);
+    assert.equal(out.trim(), '42');
+  });
+});
