@@ -1,5 +1,7 @@
 // HTTP jobs' API, mounted by the host at /api/jobs (behind the API's access check):
 //   GET  /api/jobs                    the jobs: next run, last result
+//   POST /api/jobs                    create a job (the body is a jobs: entry of the config file) → 201
+//   DELETE /api/jobs/:name            delete a job created through the API
 //   GET  /api/jobs/runs               run history of every job (?job=&limit=)
 //   GET  /api/jobs/runs/:id           one run (attempts, tenants, answer)
 //   GET  /api/jobs/:name              one job and its latest runs
@@ -9,7 +11,9 @@
 //   POST /api/jobs/:name/resume       scheduled runs again, from the next time on
 
 import { Hono } from 'hono';
-import { ValidationError } from '../../kernel/errors.ts';
+import type { Config } from '../../kernel/config.ts';
+import { type FieldIssue, ValidationError } from '../../kernel/errors.ts';
+import { jobEntrySchema, toJobSpec } from './config.ts';
 import type { JobsService, JobView } from './service.ts';
 import type { RunRecord } from './store.ts';
 
@@ -21,8 +25,45 @@ function limitOf(raw: string | undefined, fallback: number): number {
   return limit;
 }
 
-export function jobsApi(service: JobsService): Hono {
+export function jobsApi(service: JobsService, config?: Config): Hono {
   const app = new Hono();
+
+  app.post('/', async (c) => {
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      throw new ValidationError([
+        { field: '(body)', message: 'must be JSON: a job as in jobs: of the config' },
+      ]);
+    }
+    const parsed = jobEntrySchema().safeParse(raw);
+    if (!parsed.success) {
+      throw new ValidationError(
+        parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })),
+      );
+    }
+    const issues: FieldIssue[] = [];
+    const spec = toJobSpec(
+      parsed.data,
+      {
+        services: new Set(Object.keys(config?.services ?? {})),
+        destinations: new Set(Object.keys(config?.notify.destinations ?? {})),
+        timezone: config?.timezone ?? 'UTC',
+        kafka: config?.kafka !== undefined,
+      },
+      '(body)',
+      issues,
+    );
+    if (!spec)
+      throw new ValidationError(issues.map((i) => ({ ...i, field: i.field.replace(/^\(body\)\./, '') })));
+    return c.json({ job: jobJson(await service.create(spec)) }, 201);
+  });
+
+  app.delete('/:name', async (c) => {
+    await service.remove(c.req.param('name'));
+    return c.body(null, 204);
+  });
 
   app.get('/', async (c) => c.json({ jobs: (await service.list()).map(jobJson) }));
 

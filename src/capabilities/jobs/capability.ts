@@ -90,7 +90,7 @@ export const jobsModule: CapabilityModule<JobsCapability> = {
       },
     });
     let sweeper: NodeJS.Timeout | undefined;
-    const api = jobsApi(service);
+    const api = jobsApi(service, host.config);
     if (demo) api.route('/demo', demoServices(host.config.services));
     // Callback mode: POST /jobs/runs/<id>/result, outside the API (the one-run token and the signature prove it).
     const routes = new Hono();

@@ -687,6 +687,31 @@ export class JobsService {
     return run!;
   }
 
+  /** A job created through the API (kept in the database; the config's jobs are the file's). */
+  async create(spec: JobSpec): Promise<JobView> {
+    const next = spec.paused ? null : firstDue(spec, this.#now());
+    await this.store.db.transaction(async (tx) => {
+      if (!(await this.store.insertJob(spec, next, tx))) {
+        throw new ConflictError(`a job named "${spec.name}" exists already`);
+      }
+      if (next) await this.#scheduleTicks([next], tx);
+    });
+    this.#o.timers.noteDue(next);
+    this.#names = [...new Set([...this.#names, spec.name])];
+    return this.get(spec.name);
+  }
+
+  /** Deletes a job created through the API (a config job is removed from the file). */
+  async remove(name: string): Promise<void> {
+    const job = await this.store.job(name);
+    if (!job) throw this.#notFound(name);
+    if (job.origin === 'config') {
+      throw new ConflictError(`${name} comes from the config file: remove it there (or pause it)`);
+    }
+    await this.store.deleteJob(name);
+    this.#names = this.#names.filter((n) => n !== name);
+  }
+
   async pause(name: string): Promise<JobView> {
     if (!(await this.store.job(name))) throw this.#notFound(name);
     await this.store.setPaused(name, true, null);

@@ -207,6 +207,48 @@ for (const backend of backends) {
       assert.equal(a2.status, 'success');
     });
 
+    it('creates a job through the API that runs at its time; refuses a bad one, a duplicate, deleting a config job', async () => {
+      // Act
+      const post = (body: unknown) =>
+        chronops.app.request('/api/jobs', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const created = await post({
+        name: 'api-job',
+        service: 'cms',
+        path: '/garbage',
+        at: isoIn(1000),
+        timezone: 'UTC',
+      });
+      const again = await post({ name: 'api-job', service: 'cms', path: '/garbage', at: isoIn(1000) });
+      const bad = await post({ name: 'api-bad', service: 'nope', path: 'x', schedule: '* * *' });
+      const run = await eventually(
+        async () => {
+          const runs = (await api('/runs?job=api-job')).body.runs;
+          return runs[0]?.finishedAt ? runs[0] : undefined;
+        },
+        10_000,
+        'the API job to run',
+      );
+      const removeConfig = await chronops.app.request('/api/jobs/garbage', { method: 'DELETE' });
+      const remove = await chronops.app.request('/api/jobs/api-job', { method: 'DELETE' });
+
+      // Assess
+      assert.equal(created.status, 201);
+      assert.equal(((await created.json()) as { job: { origin: string } }).job.origin, 'api');
+      assert.equal(again.status, 409);
+      assert.equal(bad.status, 400);
+      assert.deepEqual(((await bad.json()) as { error: { issues: unknown[] } }).error.issues, [
+        { field: 'path', message: 'must start with "/"' },
+      ]);
+      assert.equal(run.status, 'success');
+      assert.equal(removeConfig.status, 409);
+      assert.equal(remove.status, 204);
+      assert.equal((await api('/api-job')).status, 404);
+    });
+
     it('pauses and resumes, asks once per Idempotency-Key, and counts runs, durations and lateness in /metrics', async () => {
       // Act
       const paused = await api('/garbage/pause', { method: 'POST' });
