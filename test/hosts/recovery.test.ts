@@ -119,7 +119,7 @@ async function createWindow(url: string): Promise<string> {
     aurora: [{ resource: 'shop-db', amount: 3 }],
     timing: {
       mode: 'explicit',
-      at: new Date(Date.now() + 1500).toISOString(),
+      at: new Date(Date.now() + 4000).toISOString(),
       until: new Date(Date.now() + 10 * 60_000).toISOString(),
     },
   });
@@ -157,7 +157,7 @@ describe('recovery after kill -9 mid-converge: embedded database, restarted', ()
         await first.kill9();
       }
       assert.ok(existsSync(mark), 'killed by the fault hook');
-      const second = await startServer(path, env, 120_000, { faults: true });
+      const second = await startServer(path, env, 180_000, { faults: true });
       const listening = Date.now();
       let resumedMs: number;
       try {
@@ -205,11 +205,11 @@ describe('recovery after kill -9 mid-converge: PostgreSQL, three servers, anothe
         CHRONOPS_TEST_KILL_MARK: mark,
         CHRONOPS_TEST_KILL_AT: point,
       };
-      const servers: ServerProcess[] = [await startServer(path, env, 120_000, { faults: true })];
+      const servers: ServerProcess[] = [await startServer(path, env, 180_000, { faults: true })];
       servers.push(
         ...(await Promise.all([
-          startServer(path, env, 120_000, { faults: true }),
-          startServer(path, env, 120_000, { faults: true }),
+          startServer(path, env, 180_000, { faults: true }),
+          startServer(path, env, 180_000, { faults: true }),
         ])),
       );
       const db = new PostgresDb(POSTGRES_URL, { max: 2 });
