@@ -54,14 +54,14 @@ function stats(values: number[]) {
   return { n: s.length, median: Math.round(median), min: Math.round(s[0]!), max: Math.round(s.at(-1)!) };
 }
 
-/** A window on `service` from 1 s from now, `amount` tasks: its start converge is what gets interrupted. */
+/** A window on `service` from 3 s from now, `amount` tasks: its start converge is what gets interrupted. */
 async function window(url: string, service: string, amount: number): Promise<string> {
   const r = await api(url, 'POST', '/api/windows', {
     name: `k${amount}`,
     ecs: [{ resource: service, amount }],
     timing: {
       mode: 'explicit',
-      at: new Date(Date.now() + 1000).toISOString(),
+      at: new Date(Date.now() + 3000).toISOString(),
       until: new Date(Date.now() + 3600_000).toISOString(),
     },
   });
