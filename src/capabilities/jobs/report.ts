@@ -19,7 +19,8 @@ export function runNotification(spec: JobSpec, run: RunRecord, runUrl?: string):
     run.status === 'partial'
       ? `${spec.name}: ${failed} tenant${failed === 1 ? '' : 's'} failed`
       : `${spec.name} ${TITLES[run.status] ?? run.status}`;
-  const severity = run.status === 'success' ? 'success' : run.status === 'partial' ? 'warning' : 'error';
+  // A failed tenant is a failure to the team (the seed alerts on it): red, like a failed run.
+  const severity = run.status === 'success' ? 'success' : 'error';
   const due = DateTime.fromJSDate(run.dueAt, { zone: spec.timezone }).toFormat('yyyy-LL-dd HH:mm:ss ZZZZ');
   const fields = [
     { title: 'Job', value: spec.name },

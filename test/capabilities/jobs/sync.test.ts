@@ -22,6 +22,8 @@ for (const backend of backends) {
     const cms = new JobService({ secret: SECRET });
     const teams = new FakeWebhook('teams');
     const alerts = new FakeWebhook('teams');
+    const slack = new FakeWebhook('slack-webhook');
+    const jandi = new FakeWebhook('jandi');
     let chronops: Running;
     let jobs: JobsCapability;
 
@@ -41,7 +43,7 @@ for (const backend of backends) {
       );
 
     before(async () => {
-      await Promise.all([cms.start(), teams.start(), alerts.start()]);
+      await Promise.all([cms.start(), teams.start(), alerts.start(), slack.start(), jandi.start()]);
       let flaky = 0;
       cms.script = (call) => {
         if (call.path === '/scheduling-api/leave-status') {
@@ -70,6 +72,8 @@ for (const backend of backends) {
             destinations: {
               'ops-teams': { kind: 'teams', url: envRef('T_TEAMS') },
               oncall: { kind: 'teams', url: envRef('T_ALERTS') },
+              'team-slack': { kind: 'slack-webhook', url: envRef('T_SLACK') },
+              'ops-room': { kind: 'jandi', url: envRef('T_JANDI') },
             },
           },
           services: [{ name: 'cms', baseUrl: cms.url, secret: envRef('CMS_SECRET'), timeoutSeconds: 5 }],
@@ -77,7 +81,7 @@ for (const backend of backends) {
             job('leave-status', '/scheduling-api/leave-status', {
               at: isoIn(1500),
               body: { date: 'today' },
-              notify: { to: 'ops-teams', when: 'always', alert: 'oncall' },
+              notify: { to: ['ops-teams', 'team-slack', 'ops-room'], when: 'always', alert: 'oncall' },
             }),
             job('flaky', '/flaky', { retries: { limit: 2, delaySeconds: 0.2, jitter: 0 } }),
             job('slow', '/slow', { timeoutSeconds: 0.3 }),
@@ -87,14 +91,20 @@ for (const backend of backends) {
             job('long-allow', '/slow-allow', { overlap: 'allow' }),
           ],
         },
-        { T_TEAMS: teams.url('ops'), T_ALERTS: alerts.url('oncall'), CMS_SECRET: SECRET },
+        {
+          T_TEAMS: teams.url('ops'),
+          T_ALERTS: alerts.url('oncall'),
+          T_SLACK: slack.url('hook'),
+          T_JANDI: jandi.url('room'),
+          CMS_SECRET: SECRET,
+        },
       );
       chronops = await runChronops(backend, { config });
       jobs = chronops.capabilities.jobs as JobsCapability;
     });
     after(async () => {
       await chronops.stopAll();
-      await Promise.all([cms.stop(), teams.stop(), alerts.stop()]);
+      await Promise.all([cms.stop(), teams.stop(), alerts.stop(), slack.stop(), jandi.stop()]);
     });
 
     it('runs at its time, signed, and reports the failed tenant to Teams with an alert to the second destination', async () => {
@@ -131,6 +141,12 @@ for (const backend of backends) {
       assert.match(text, /leave-status: 1 tenant failed/);
       assert.match(text, /tenant-b/);
       assert.match(text, /IllegalStateException/);
+      const blocks = (await eventually(async () => slack.requests[0], 5000, 'the Slack message')).body as any;
+      assert.ok(Array.isArray(blocks.blocks), 'Block Kit');
+      assert.match(JSON.stringify(blocks), /tenant-b/);
+      const room = (await eventually(async () => jandi.requests[0], 5000, 'the JANDI message')).body as any;
+      assert.equal(room.connectColor, '#EB5757');
+      assert.match(JSON.stringify(room.connectInfo), /tenant-b/);
       const alert = await eventually(async () => alerts.requests[0], 5000, 'the alert');
       assert.match(JSON.stringify(alert.body), /ALERT leave-status: 1 tenant failed/);
       const listed = (await api('')).body.jobs.find((j: { name: string }) => j.name === 'leave-status');
