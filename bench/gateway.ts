@@ -13,8 +13,10 @@
 // read at the end. Then the commands handled and the replies posted are counted.
 //
 // Environment: BENCH_TARGETS (default bolt,pglite,postgres; `pglite-before` runs the chronops of the checkout at
-// BENCH_BEFORE, e.g. a git worktree of an older commit, for a before/after in the same run), BENCH_ROUNDS (1), BENCH_SECONDS (30),
-// BENCH_CONNECTIONS (50), BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
+// BENCH_BEFORE, e.g. a git worktree of an older commit, for a before/after in the same run; `seed`, `pglite+kafka`,
+// `postgres+kafka` start librdkafka's mock cluster), BENCH_ROUNDS (1), BENCH_SECONDS (30), BENCH_CONNECTIONS (50),
+// BENCH_RATE_SECONDS (15; the first 333/s phase), BENCH_AFTER_SECONDS (the same; the last), BENCH_DATABASE_URL
+// (default postgres://postgres@127.0.0.1:5432/test).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -35,6 +37,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const RATE = 333;
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 15);
+const AFTER_SECONDS = Number(process.env.BENCH_AFTER_SECONDS ?? RATE_SECONDS);
 const CHANNELS = 100;
 
 type Target = 'bolt' | 'pglite' | 'postgres' | 'pglite-before' | 'seed' | 'pglite+kafka' | 'postgres+kafka';
@@ -395,7 +398,7 @@ async function bench(target: Target, slack: FakeSlack) {
           }
         })()
       : Promise.resolve();
-    const after = await fixedRate(child.url, RATE, RATE_SECONDS);
+    const after = await fixedRate(child.url, RATE, AFTER_SECONDS);
     await watch;
     const peak = memoryOf(child.pid).peak;
     const inbox =
@@ -410,7 +413,7 @@ async function bench(target: Target, slack: FakeSlack) {
       relayCaughtUpMs,
       repliesPosted: slack.calls.filter((c) => c.method === 'chat.postMessage').length - posted0,
       peakMemoryMb: peak,
-      memoryCurve: curve.filter((_, i) => i % 5 === 0),
+      memoryCurve: curve.filter((_, i) => i % (curve.length > 300 ? 15 : 5) === 0),
     };
   } finally {
     clearInterval(sampler);
