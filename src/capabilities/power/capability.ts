@@ -43,6 +43,7 @@ export const powerModule: CapabilityModule<PowerCapability> = {
       ...(fast ? { followMs: 1000, capacityWaitMs: 500, checkMs: 2000 } : {}),
     });
     service.reporter = outboxReporter(host.notifier, host.config.locale);
+    const unsubscribe: Array<() => void> = [];
     return {
       service,
       store,
@@ -75,8 +76,6 @@ export const powerModule: CapabilityModule<PowerCapability> = {
     };
   },
 };
-
-const unsubscribe: Array<() => void> = [];
 
 /** Reports a forced state's outcome in the thread or room the command came from, once (outbox key). */
 function outboxReporter(
