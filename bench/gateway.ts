@@ -39,6 +39,7 @@ const RATE = 333;
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 15);
 const AFTER_SECONDS = Number(process.env.BENCH_AFTER_SECONDS ?? RATE_SECONDS);
 const CHANNELS = 100;
+const JANDI_TOKEN = 'bench-jandi-token-3f9a1c2e';
 
 type Target = 'bolt' | 'pglite' | 'postgres' | 'pglite-before' | 'seed' | 'pglite+kafka' | 'postgres+kafka';
 const LABEL: Record<Target, string> = {
@@ -144,11 +145,29 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
         },
         server: { host: '127.0.0.1', port: 0 },
         database: !target.startsWith('postgres') ? { dataDir: dir } : { url: POSTGRES_URL },
+        // A second source for the storm-isolation probe: JANDI commands while Slack storms.
+        ...(target === 'pglite-before'
+          ? {}
+          : {
+              sources: [
+                {
+                  kind: 'jandi',
+                  name: 'webhook',
+                  rooms: [{ name: 'ops', token: `\${JANDI_TOKEN}` }],
+                  replyWithinMs: 3000,
+                },
+              ],
+            }),
         ...(target.endsWith('+kafka')
           ? { kafka: { brokers, routes: [{ source: 'slack', topics: ['slack-all'] }] } }
           : {}),
       },
-      { SLACK_SIGNING_SECRET: SECRET, SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_API_URL: slackApiUrl },
+      {
+        SLACK_SIGNING_SECRET: SECRET,
+        SLACK_BOT_TOKEN: 'xoxb-bench',
+        SLACK_API_URL: slackApiUrl,
+        JANDI_TOKEN,
+      },
     );
     const { PgliteDb } = (await import(
       `${src}store/pglite-db.ts`
@@ -308,6 +327,54 @@ async function fixedRate(url: string, rate: number, seconds: number) {
   };
 }
 
+/**
+ * Storm isolation: while Slack storms, a JANDI command every second (JANDI holds the request for the worker's
+ * answer, up to 3 s). Returns each command's time to its answer and how many got the command's real answer in time.
+ */
+async function jandiProbe(url: string, until: () => boolean) {
+  const latencies: number[] = [];
+  let answered = 0;
+  let fallback = 0;
+  let n = 0;
+  while (!until()) {
+    const started = performance.now();
+    const body = JSON.stringify({
+      token: JANDI_TOKEN,
+      teamName: 'shop',
+      roomName: 'Ops room',
+      writerName: 'Kim',
+      writerEmail: 'kim@example.com',
+      text: `/chronops list ${run}-${++n}`,
+      keyword: '/chronops',
+      createdAt: new Date().toISOString(),
+    });
+    const res = await fetch(`${url}/jandi/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    }).catch(() => undefined);
+    const text = res ? await res.text() : '';
+    latencies.push(performance.now() - started);
+    if (res?.status === 200 && !text.includes('the answer follows')) answered++;
+    else fallback++;
+    const wait = 1000 - (performance.now() - started);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) =>
+    latencies.length === 0
+      ? Number.NaN
+      : +latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))]!.toFixed(1);
+  return {
+    commands: latencies.length,
+    answeredInTime: answered,
+    fallback,
+    p50: pct(50),
+    p99: pct(99),
+    max: pct(100),
+  };
+}
+
 // ---- orchestration ------------------------------------------------------------------------------------------
 
 interface Child {
@@ -378,7 +445,14 @@ async function bench(target: Target, slack: FakeSlack) {
   try {
     const warm = await fixedRate(child.url, RATE, 3);
     const fixed = await fixedRate(child.url, RATE, RATE_SECONDS);
+    let storming = true;
+    const probing =
+      target === 'bolt' || target === 'seed' || target === 'pglite-before'
+        ? Promise.resolve(null)
+        : jandiProbe(child.url, () => !storming);
     const max = await maxThroughput(child.url, SECONDS);
+    storming = false;
+    const isolation = await probing;
     const stormEnded = Date.now();
     let relayCaughtUpMs: number | null = null;
     const watching = target.endsWith('+kafka');
@@ -411,6 +485,7 @@ async function bench(target: Target, slack: FakeSlack) {
       answered200: warm.ok + max.ok + fixed.ok + after.ok,
       inbox,
       relayCaughtUpMs,
+      isolation,
       repliesPosted: slack.calls.filter((c) => c.method === 'chat.postMessage').length - posted0,
       peakMemoryMb: peak,
       memoryCurve: curve.filter((_, i) => i % (curve.length > 300 ? 15 : 5) === 0),
@@ -444,13 +519,13 @@ async function main(): Promise<void> {
     await kafka?.stop();
   }
   console.log(
-    '\n| round | server | max req/s | p50 / p99 / max ms at max | p50 / p99 / max ms at 333/s | same, after the max run | peak MB | relay caught up after the storm |',
+    '\n| round | server | max req/s | p50 / p99 / max ms at max | p50 / p99 / max ms at 333/s | same, after the max run | peak MB | relay caught up after the storm | JANDI command during the storm: p50 / p99 ms (answered in time) |',
   );
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   const ms = (l: Latency) => `${l.p50} / ${l.p99} / ${l.max}`;
   for (const r of results) {
     console.log(
-      `| ${r.round} | ${r.target} | ${r.max.requestsPerSecond} | ${ms(r.max.latencyMs)} | ${ms(r.fixed333.latencyMs)} | ${ms(r.fixed333AfterMax.latencyMs)} | ${r.peakMemoryMb} | ${r.relayCaughtUpMs === null ? '—' : `${r.relayCaughtUpMs} ms`} |`,
+      `| ${r.round} | ${r.target} | ${r.max.requestsPerSecond} | ${ms(r.max.latencyMs)} | ${ms(r.fixed333.latencyMs)} | ${ms(r.fixed333AfterMax.latencyMs)} | ${r.peakMemoryMb} | ${r.relayCaughtUpMs === null ? '—' : `${r.relayCaughtUpMs} ms`} | ${r.isolation ? `${r.isolation.p50} / ${r.isolation.p99} (${r.isolation.answeredInTime}/${r.isolation.commands})` : '—'} |`,
     );
   }
   console.log(
