@@ -10,8 +10,9 @@
 // A run that is started on its own (run now, a queued run whose turn came, a retry after its backoff) is one
 // timer row of kind `jobs.start` keyed by the run.
 
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { KafkaProducerPort } from '../../gateway/kafka.ts';
+import { safeEqual } from '../../gateway/verify.ts';
 import { ConflictError, NotFoundError } from '../../kernel/errors.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import type { Notification } from '../../notify/notification.ts';
@@ -586,7 +587,7 @@ export class JobsService {
     const run = await this.store.run(id);
     const stored = run ? await this.store.tokenHash(id) : null;
     if (!run) return refuse(404, `no job run ${id}`);
-    if (!stored || !request.token || !sameHash(stored, hashToken(request.token))) {
+    if (!stored || !request.token || !safeEqual(stored, hashToken(request.token))) {
       return refuse(401, 'the callback token is missing or wrong');
     }
     const job = await this.store.job(run.job);
@@ -749,10 +750,6 @@ function lower(headers: Record<string, string>): Record<string, string> {
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
-}
-
-function sameHash(a: string, b: string): boolean {
-  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

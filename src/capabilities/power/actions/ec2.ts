@@ -25,6 +25,7 @@ import {
   errorName,
   groupBy,
   type Observation,
+  observedFor,
   type PowerAction,
   type PowerContext,
   type PowerItem,
@@ -64,17 +65,6 @@ export class Ec2PowerAction implements PowerAction<Ec2PowerResource> {
     this.#gateway = options.gateway;
     this.#batch = options.batchSize ?? 100;
     this.#retryAfterMs = options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
-  }
-
-  async #seen(
-    items: readonly PowerItem<Ec2PowerResource>[],
-    ctx: PowerContext,
-    observed?: ReadonlyMap<string, Observation>,
-  ): Promise<Map<string, Observation>> {
-    const missing = items.filter((i) => !observed?.has(i.resource.name)).map((i) => i.resource);
-    const seen = missing.length > 0 ? await this.observe(missing, ctx) : new Map<string, Observation>();
-    for (const [name, o] of observed ?? []) seen.set(name, o);
-    return seen;
   }
 
   async observe(
@@ -132,7 +122,7 @@ export class Ec2PowerAction implements PowerAction<Ec2PowerResource> {
     observed?: ReadonlyMap<string, Observation>,
   ): Promise<PowerOutcome[]> {
     const dryRun = ctx.dryRun || this.#gateway.dryRun;
-    const seen = await this.#seen(items, ctx, observed);
+    const seen = await observedFor(items, observed, (missing) => this.observe(missing, ctx));
     const outcomes = new Map<string, PowerOutcome>();
     const toStart: PowerItem<Ec2PowerResource>[] = [];
     const toStop: PowerItem<Ec2PowerResource>[] = [];

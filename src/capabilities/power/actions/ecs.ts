@@ -22,6 +22,7 @@ import {
   groupBy,
   mapLimit,
   type Observation,
+  observedFor,
   type PowerAction,
   type PowerContext,
   type PowerItem,
@@ -68,17 +69,6 @@ export class EcsPowerAction implements PowerAction<EcsPowerResource> {
     this.#gateway = options.gateway;
     this.#values = options.values;
     this.#concurrency = options.concurrency ?? 8;
-  }
-
-  async #seen(
-    items: readonly PowerItem<EcsPowerResource>[],
-    ctx: PowerContext,
-    observed?: ReadonlyMap<string, Observation>,
-  ): Promise<Map<string, Observation>> {
-    const missing = items.filter((i) => !observed?.has(i.resource.name)).map((i) => i.resource);
-    const seen = missing.length > 0 ? await this.observe(missing, ctx) : new Map<string, Observation>();
-    for (const [name, o] of observed ?? []) seen.set(name, o);
-    return seen;
   }
 
   async observe(
@@ -163,7 +153,7 @@ export class EcsPowerAction implements PowerAction<EcsPowerResource> {
     observed?: ReadonlyMap<string, Observation>,
   ): Promise<PowerOutcome[]> {
     const dryRun = ctx.dryRun || this.#gateway.dryRun;
-    const seen = await this.#seen(items, ctx, observed);
+    const seen = await observedFor(items, observed, (missing) => this.observe(missing, ctx));
     return mapLimit(items, this.#concurrency, async (item) => {
       const o = seen.get(item.resource.name)!;
       const base = { resource: item.resource.name, from: o.status, to: o.status, changed: false };

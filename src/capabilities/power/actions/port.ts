@@ -51,6 +51,21 @@ export interface PowerValueStore {
 }
 
 /** How long to wait before looking again at a resource that is still changing state. */
+/**
+ * What an apply starts from: the observations the caller already has, and a fresh `observe` of the items it has
+ * none for (one batched describe), keyed by resource name.
+ */
+export async function observedFor<R extends PowerResource>(
+  items: readonly PowerItem<R>[],
+  observed: ReadonlyMap<string, Observation> | undefined,
+  observe: (resources: readonly R[]) => Promise<Map<string, Observation>>,
+): Promise<Map<string, Observation>> {
+  const missing = items.filter((i) => !observed?.has(i.resource.name)).map((i) => i.resource);
+  const seen = missing.length > 0 ? await observe(missing) : new Map<string, Observation>();
+  for (const [name, o] of observed ?? []) seen.set(name, o);
+  return seen;
+}
+
 export const DEFAULT_RETRY_AFTER_MS = 20_000;
 
 export function errorName(error: unknown): string {
