@@ -48,13 +48,31 @@ export class ApiClient {
       const detail = issues.length
         ? issues.map((i) => `  - ${i.field}: ${i.message}`).join('\n')
         : `  ${data?.error?.message ?? text}`;
-      throw new CliError(`${response.status} ${data?.error?.code ?? ''}\n${detail}`);
+      throw new CliError(`${response.status} ${data?.error?.code ?? ''}\n${detail}`, {
+        status: response.status,
+        issues,
+        ...(data?.error?.message ? { reason: String(data.error.message) } : {}),
+      });
     }
     return data as T;
   }
 }
 
-export class CliError extends Error {}
+export class CliError extends Error {
+  /** The server's answer, when the error is one (a command can say it in its own words). */
+  readonly status?: number;
+  readonly issues: Array<{ field: string; message: string }>;
+  readonly reason?: string;
+  constructor(
+    message: string,
+    answer: { status?: number; issues?: Array<{ field: string; message: string }>; reason?: string } = {},
+  ) {
+    super(message);
+    if (answer.status !== undefined) this.status = answer.status;
+    this.issues = answer.issues ?? [];
+    if (answer.reason !== undefined) this.reason = answer.reason;
+  }
+}
 
 /** The option help of `--config`, shared by every command group. */
 export const CONFIG_OPTION_HELP =
