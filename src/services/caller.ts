@@ -13,10 +13,12 @@
 import type { Logger } from '../kernel/logger.ts';
 import type { Db } from '../store/db.ts';
 import { GroupCommit, WriteHold } from '../store/group-commit.ts';
+import { PostgresDb } from '../store/postgres-db.ts';
 import type { ServiceConfig } from './config.ts';
 import { type JobResult, parseResult } from './contract.ts';
 import { HttpSender, WireAborted, WireTimeout } from './http.ts';
-import { ServiceLimiter } from './limiter.ts';
+import { type Limiter, ServiceLimiter } from './limiter.ts';
+import { SharedServiceLimiter } from './shared-limiter.ts';
 import { signatureHeaders } from './signature.ts';
 
 export interface ServiceRequest {
@@ -74,8 +76,11 @@ export interface ServiceCallerOptions {
   db?: Db;
   schema?: string;
   logger?: Logger;
-  /** The per-service limit; default: one per process. */
-  limiter?: ServiceLimiter;
+  /**
+   * The per-service limit; default: shared by every server of the database on PostgreSQL (advisory locks, see
+   * shared-limiter.ts), counted in the process on the embedded database.
+   */
+  limiter?: Limiter;
   now?: () => Date;
 }
 
@@ -88,7 +93,7 @@ interface AuditItem {
 
 export class ServiceCaller {
   readonly #o: ServiceCallerOptions;
-  readonly #limiter: ServiceLimiter;
+  readonly #limiter: Limiter;
   readonly #audit: GroupCommit<AuditItem, void> | undefined;
   readonly #now: () => Date;
   readonly #hold = new WriteHold();
@@ -97,8 +102,16 @@ export class ServiceCaller {
   constructor(options: ServiceCallerOptions) {
     this.#o = options;
     this.#now = options.now ?? (() => new Date());
-    this.#limiter = options.limiter ?? new ServiceLimiter();
     const { db, schema } = options;
+    this.#limiter =
+      options.limiter ??
+      (db instanceof PostgresDb && schema
+        ? new SharedServiceLimiter({
+            connectionString: db.connectionString,
+            schema,
+            ...(options.logger ? { logger: options.logger } : {}),
+          })
+        : new ServiceLimiter());
     if (db && schema) {
       if (!/^[a-z_][a-z0-9_]{0,50}$/.test(schema)) throw new Error(`bad schema name ${schema}`);
       this.#audit = new GroupCommit<AuditItem, void>(
@@ -128,7 +141,7 @@ export class ServiceCaller {
     return this.#o.services[name];
   }
 
-  get limiter(): ServiceLimiter {
+  get limiter(): Limiter {
     return this.#limiter;
   }
 
@@ -264,10 +277,11 @@ export class ServiceCaller {
     return this.#hold.hold();
   }
 
-  /** Waits for audit records still being written; closes idle connections. */
+  /** Waits for audit records still being written; closes idle connections (the limit's too). */
   async idle(): Promise<void> {
     await this.#audit?.idle();
     this.#http.close();
+    await this.#limiter.idle?.();
   }
 }
 

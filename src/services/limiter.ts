@@ -1,7 +1,19 @@
-// At most `limit` calls in flight to a service. This process' share of the limit; ServiceCaller asks it before
-// every call. (Across servers: docs/jobs.md says how the limit holds there.)
+// At most `limit` calls in flight to a service; ServiceCaller asks its limiter before every call. This one counts
+// in the process: the whole limit on the embedded database (one process). Several servers on one PostgreSQL
+// database share the limit through SharedServiceLimiter (shared-limiter.ts).
 
-export class ServiceLimiter {
+export interface Limiter {
+  /** Resolves with a release function once a slot of `service` is free. */
+  acquire(service: string, limit: number, signal?: AbortSignal): Promise<() => void>;
+  /** Calls of this process in flight now. */
+  inFlight(service: string): number;
+  /** The most calls of this process in flight at once so far (tests, the bench). */
+  peak(service: string): number;
+  /** Lets go of what it holds while nothing is in flight (a connection); usable again after. */
+  idle?(): Promise<void>;
+}
+
+export class ServiceLimiter implements Limiter {
   readonly #inFlight = new Map<string, number>();
   readonly #waiting = new Map<string, Array<() => void>>();
   readonly #peak = new Map<string, number>();
