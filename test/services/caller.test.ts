@@ -4,7 +4,7 @@ import { migrationModules } from '../../src/hosts/modules.ts';
 import { parseConfig } from '../../src/kernel/config.ts';
 import { ConfigError } from '../../src/kernel/errors.ts';
 import { ServiceCallError, ServiceCaller } from '../../src/services/caller.ts';
-import { parseResult } from '../../src/services/contract.ts';
+import { checkedResult, parseResult, resultOf } from '../../src/services/contract.ts';
 import { sign, verifySignature } from '../../src/services/signature.ts';
 import { migrate } from '../../src/store/migrations.ts';
 import { backends } from '../support/harness.ts';
@@ -115,6 +115,26 @@ describe('the result contract', () => {
     assert.equal(parseResult('{"ok":true}'), undefined);
     assert.equal(parseResult('{"contents":{"failTenants":"x"}}'), undefined);
   });
+
+  it('the quick reading of a usual answer and the schema agree, case by case', () => {
+    const bodies: unknown[] = [
+      { contents: {} },
+      { contents: { failTenants: [1, 'b'], successTenants: [], extra: true }, other: 1 },
+      { contents: { failDetails: [{ tenant: 7, stackTrace: null }, { tenant: 'x' }] } },
+      { contents: { failDetails: [{ tenant: 'x', stackTrace: 'E', more: 1 }], failCount: 0 } },
+      { contents: { failCount: 1.5 } },
+      { contents: { failCount: -1 } },
+      { contents: { failDetails: [{ stackTrace: 'E' }] } },
+      { contents: { failDetails: [{ tenant: 'x', stackTrace: 3 }] } },
+      { contents: { successTenants: [true] } },
+      { contents: [] },
+      { contents: null },
+      [],
+      'text',
+      null,
+    ];
+    for (const body of bodies) assert.deepEqual(resultOf(body), checkedResult(body), JSON.stringify(body));
+  });
 });
 
 describe('the signature', () => {
@@ -165,6 +185,7 @@ for (const backend of backends) {
       });
     });
     after(async () => {
+      await caller.idle();
       await service.stop();
       await opened.drop();
     });
