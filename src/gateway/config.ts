@@ -3,7 +3,9 @@
 // variable (src/kernel/env-refs.ts), and a source whose variable is not set is off (its URL answers 404 saying
 // why) — unless it says `enabled: true`, and then chronops refuses to start without it.
 
-import { z } from 'zod';
+// The schemas are written with zod's tree-shakable build (`zod/mini`): the Lambda host validates these sections
+// alone and loads a small part of zod; the server's config schema (src/kernel/config.ts) embeds them as they are.
+import * as z from 'zod/mini';
 import { hasEnvRef, resolveEnvRefs } from '../kernel/env-refs.ts';
 import type { FieldIssue } from '../kernel/errors.ts';
 
@@ -12,28 +14,34 @@ const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$/
 const HEADER = /^[A-Za-z0-9-]+$/;
 
 export const DEFAULT_SOURCE_BODY_BYTES = 256 * 1024;
+/** Slack's body limit when `slack.maxBodyBytes` is not set. */
+export const DEFAULT_SLACK_BODY_BYTES = 128 * 1024;
 
 const name = () =>
-  z.string().regex(NAME, 'must be 1 to 40 characters of a-z, 0-9 and "-", starting with a letter or digit');
+  z
+    .string()
+    .check(z.regex(NAME, 'must be 1 to 40 characters of a-z, 0-9 and "-", starting with a letter or digit'));
 /** A secret: only as `${NAME}` references to environment variables. */
 const secretRef = () =>
   z
     .string()
-    .refine(
-      hasEnvRef,
-      `must name an environment variable as \${NAME}: secrets are not written in the config file`,
+    .check(
+      z.refine(
+        hasEnvRef,
+        `must name an environment variable as \${NAME}: secrets are not written in the config file`,
+      ),
     );
+/** A whole number from `min` to `max`, `fallback` when absent. */
+const intIn = (min: number, max: number, fallback: number) =>
+  z._default(z.int().check(z.minimum(min), z.maximum(max)), fallback);
+const nonEmpty = () => z.string().check(z.trim(), z.minLength(1));
 const common = {
   name: name(),
-  enabled: z.boolean().optional(),
-  maxBodyBytes: z
-    .number()
-    .int()
-    .min(1024)
-    .max(10 * 1024 * 1024)
-    .default(DEFAULT_SOURCE_BODY_BYTES),
+  enabled: z.optional(z.boolean()),
+  maxBodyBytes: intIn(1024, 10 * 1024 * 1024, DEFAULT_SOURCE_BODY_BYTES),
 };
-const tolerance = () => z.number().int().min(1).max(86_400).default(300);
+const tolerance = () => intIn(1, 86_400, 300);
+const locale = () => z.optional(z.enum(['en', 'ko']));
 
 const jandi = z.strictObject({
   kind: z.literal('jandi'),
@@ -43,17 +51,17 @@ const jandi = z.strictObject({
     .array(
       z.strictObject({
         /** The room's name as chronops calls it (permissions, logs); JANDI's roomName is recorded beside it. */
-        name: z.string().trim().min(1),
+        name: nonEmpty(),
         /** The room's outgoing webhook token, e.g. `${JANDI_TOKEN}`. */
         token: secretRef(),
         /** Where answers that come later go (a notify destination's name: the room's incoming webhook). */
-        replyTo: z.string().trim().min(1).optional(),
-        locale: z.enum(['en', 'ko']).optional(),
+        replyTo: z.optional(nonEmpty()),
+        locale: locale(),
       }),
     )
-    .min(1, 'must list at least one room'),
+    .check(z.minLength(1, 'must list at least one room')),
   /** How long JANDI's request waits for the answer of a quick command (then it is answered "started"). */
-  replyWithinMs: z.number().int().min(0).max(10_000).default(3000),
+  replyWithinMs: intIn(0, 10_000, 3000),
   /** A message whose createdAt is further from now than this is refused (a replay). */
   toleranceSeconds: tolerance(),
 });
@@ -64,10 +72,10 @@ const teams = z.strictObject({
   /** The security token Teams shows when the outgoing webhook is created (base64), e.g. `${TEAMS_SECRET}`. */
   secret: secretRef(),
   /** Where answers that come later go (a notify destination's name). */
-  replyTo: z.string().trim().min(1).optional(),
-  locale: z.enum(['en', 'ko']).optional(),
+  replyTo: z.optional(nonEmpty()),
+  locale: locale(),
   /** Teams shows an answer only within 5 s. */
-  replyWithinMs: z.number().int().min(0).max(4800).default(4000),
+  replyWithinMs: intIn(0, 4800, 4000),
   toleranceSeconds: tolerance(),
 });
 
@@ -85,10 +93,10 @@ const sns = z.strictObject({
   ...common,
   /** Topics whose subscription chronops confirms, and whose notifications it accepts. */
   topics: z
-    .array(z.string().regex(TOPIC_ARN, 'must be an SNS topic ARN'))
-    .min(1, 'must list at least one topic'),
+    .array(z.string().check(z.regex(TOPIC_ARN, 'must be an SNS topic ARN')))
+    .check(z.minLength(1, 'must list at least one topic')),
   /** A message older than this (its Timestamp) is refused. */
-  maxAgeSeconds: z.number().int().min(60).max(86_400).default(3600),
+  maxAgeSeconds: intIn(60, 86_400, 3600),
 });
 
 const events = z
@@ -96,27 +104,33 @@ const events = z
     kind: z.literal('events'),
     ...common,
     /** Pushed by an API destination: the header its connection sends the API key in, and the key. */
-    apiKeyHeader: z.string().regex(HEADER, 'must be an HTTP header name').default('x-chronops-api-key'),
-    apiKey: secretRef().optional(),
+    apiKeyHeader: z._default(
+      z.string().check(z.regex(HEADER, 'must be an HTTP header name')),
+      'x-chronops-api-key',
+    ),
+    apiKey: z.optional(secretRef()),
     /** Or polled from an SQS queue that is the target of an EventBridge rule. */
-    sqs: z
-      .strictObject({
+    sqs: z.optional(
+      z.strictObject({
         queueUrl: z.url({ protocol: /^https?$/ }),
         region: z
           .string()
-          .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as ap-northeast-2'),
-        waitSeconds: z.number().int().min(0).max(20).default(20),
-        maxReceives: z.number().int().min(1).max(100).default(5),
-      })
-      .optional(),
+          .check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as ap-northeast-2')),
+        waitSeconds: intIn(0, 20, 20),
+        maxReceives: intIn(1, 100, 5),
+      }),
+    ),
   })
-  .refine((e) => e.apiKey !== undefined || e.sqs !== undefined, {
-    message: 'needs apiKey (pushed by an API destination) or sqs (polled from a queue), or both',
-  });
+  .check(
+    z.refine((e) => e.apiKey !== undefined || e.sqs !== undefined, {
+      message: 'needs apiKey (pushed by an API destination) or sqs (polled from a queue), or both',
+    }),
+  );
 
-export const sourcesSchema = z
-  .array(z.discriminatedUnion('kind', [jandi, teams, generic, sns, events]))
-  .default([]);
+export const sourcesSchema = z._default(
+  z.array(z.discriminatedUnion('kind', [jandi, teams, generic, sns, events])),
+  [],
+);
 export type SourceFileEntry = z.infer<typeof sourcesSchema>[number];
 
 interface Common {
@@ -152,6 +166,17 @@ export type SourceConfig =
       push?: { apiKeyHeader: string; apiKey: string };
       sqs?: { queueUrl: string; region: string; waitSeconds: number; maxReceives: number };
     });
+
+/**
+ * What a host of the gateway reads of the config (the server's whole Config has these; the Lambda host reads only
+ * these): Slack's on/off, signing secret and body limit, the other sources, the Kafka section, the secret values.
+ */
+export interface GatewayConfig {
+  slack: { enabled: boolean; signingSecret?: string; maxBodyBytes: number };
+  sources: ResolvedSources;
+  kafka?: KafkaConfig;
+  secrets: string[];
+}
 
 export interface ResolvedSources {
   on: SourceConfig[];
@@ -282,23 +307,25 @@ export function resolveSources(
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 const BROKER = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 
-export const kafkaSchema = z
-  .strictObject({
-    enabled: z.boolean().default(true),
-    brokers: z.array(z.string().regex(BROKER, 'must be host:port')).min(1, 'must list at least one broker'),
-    clientId: z.string().trim().min(1).default('chronops'),
-    tls: z.boolean().default(false),
-    sasl: z
-      .strictObject({
+export const kafkaSchema = z.optional(
+  z.strictObject({
+    enabled: z._default(z.boolean(), true),
+    brokers: z
+      .array(z.string().check(z.regex(BROKER, 'must be host:port')))
+      .check(z.minLength(1, 'must list at least one broker')),
+    clientId: z._default(nonEmpty(), 'chronops'),
+    tls: z._default(z.boolean(), false),
+    sasl: z.optional(
+      z.strictObject({
         mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
-        username: z.string().min(1),
+        username: z.string().check(z.minLength(1)),
         password: secretRef(),
-      })
-      .optional(),
+      }),
+    ),
     /** `all`: every in-sync replica acknowledges (default); `leader`: the leader alone. */
-    acks: z.enum(['all', 'leader']).default('all'),
+    acks: z._default(z.enum(['all', 'leader']), 'all'),
     /** The idempotent producer (real brokers; librdkafka's mock cluster does not support it). */
-    idempotent: z.boolean().default(false),
+    idempotent: z._default(z.boolean(), false),
     /** Which stored deliveries go to which topics. */
     routes: z
       .array(
@@ -306,15 +333,17 @@ export const kafkaSchema = z
           /** A source's name (`slack`, or a name from `sources:`). */
           source: name(),
           /** Delivery types (Slack `event_callback`, `command`, `interaction`; GitHub's event …); absent: all. */
-          types: z.array(z.string().min(1)).optional(),
+          types: z.optional(z.array(z.string().check(z.minLength(1)))),
           /** Finer types (Slack's event type such as `app_mention`); absent: all. */
-          subtypes: z.array(z.string().min(1)).optional(),
-          topics: z.array(z.string().regex(TOPIC, 'must be a Kafka topic name')).min(1),
+          subtypes: z.optional(z.array(z.string().check(z.minLength(1)))),
+          topics: z
+            .array(z.string().check(z.regex(TOPIC, 'must be a Kafka topic name')))
+            .check(z.minLength(1)),
         }),
       )
-      .min(1, 'must have at least one route'),
-  })
-  .optional();
+      .check(z.minLength(1, 'must have at least one route')),
+  }),
+);
 export type KafkaFileEntry = NonNullable<z.infer<typeof kafkaSchema>>;
 
 export interface KafkaRoute {

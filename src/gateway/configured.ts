@@ -2,9 +2,8 @@
 
 import type { Agent } from 'node:https';
 import { SlackSignature } from '../chat/channels/slack/signature.ts';
-import type { Config } from '../kernel/config.ts';
 import type { Logger } from '../kernel/logger.ts';
-import type { SourceConfig } from './config.ts';
+import type { GatewayConfig, SourceConfig } from './config.ts';
 import { SOURCE_PREFIX, type Source } from './source.ts';
 import { EventsSource } from './sources/events.ts';
 import { GenericSource } from './sources/generic.ts';
@@ -41,7 +40,7 @@ export function sourceOf(
 
 /** The sources the config turns on, and the paths of those it leaves off (answered 404 with the reason). */
 export function configuredSources(
-  config: Config,
+  config: GatewayConfig,
   logger: Logger,
   options: { snsAgent?: Agent } = {},
 ): { sources: Source[]; off: Array<{ paths: string[]; reason: string }> } {

@@ -3,7 +3,7 @@
 // caller's `store` resolves after the commit), and only then answer. Host-agnostic: the node:http front, the Hono
 // routes and the Lambda handler all call `resolve` and `handle`.
 
-import { Counter } from 'prom-client';
+import type { Counter } from 'prom-client';
 import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 import { bodyBytes } from './body.ts';
@@ -81,11 +81,10 @@ export class Gateway {
     }
     for (const off of options.off ?? []) for (const path of off.paths) this.offPaths.set(path, off.reason);
     this.requests = options.metrics
-      ? new Counter({
+      ? options.metrics.counter({
           name: 'chronops_gateway_requests_total',
           help: 'Webhook requests by source and outcome (stored, replied, url_verification, ignored, unauthorized, malformed, too_large, unknown_source …)',
           labelNames: ['source', 'outcome'] as const,
-          registers: [options.metrics.registry],
         })
       : undefined;
     this.refusals = new RefusalLog({

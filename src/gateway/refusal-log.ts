@@ -3,7 +3,7 @@
 // at once, so a misconfigured secret shows up without delay; after that, one line a minute carries the counts.
 // The metric `chronops_gateway_refused_total{source,reason}` counts every one.
 
-import { Counter } from 'prom-client';
+import type { Counter } from 'prom-client';
 import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
 
@@ -37,11 +37,10 @@ export class RefusalLog {
     this.logger = options.logger;
     this.windowMs = options.windowMs ?? 60_000;
     this.counter = options.metrics
-      ? new Counter({
+      ? options.metrics.counter({
           name: 'chronops_gateway_refused_total',
           help: 'Webhook requests refused, by source and reason (unauthorized, malformed, too_large, unknown_source …)',
           labelNames: ['source', 'reason'] as const,
-          registers: [options.metrics.registry],
         })
       : undefined;
   }

@@ -18,6 +18,9 @@ import type { Metrics } from '../kernel/metrics.ts';
 import { Signal } from '../kernel/signal.ts';
 import type { Db } from '../store/db.ts';
 import type { KafkaMessage, ProducedOffsets, StoredKafkaMessage } from './kafka.ts';
+import { messageOf } from './messages.ts';
+
+export { messageOf };
 
 /** What the relay needs of the Kafka client (src/gateway/kafka.ts). */
 export interface RelayKafka {
@@ -301,28 +304,6 @@ export class KafkaRelay {
       ],
     );
   }
-}
-
-/** The Kafka message of a delivery: key = its partition key (team/channel), headers say what it is. */
-export function messageOf(
-  row: Pick<
-    RelayRow,
-    'key' | 'source' | 'kind' | 'type' | 'subtype' | 'body' | 'partition_key' | 'received_at'
-  >,
-  topic: string,
-): KafkaMessage {
-  const headers: Record<string, string> = {
-    source: row.source,
-    kind: row.kind,
-    type: row.type,
-    'delivery-id': row.key,
-    'received-at': new Date(row.received_at).toISOString(),
-    'content-type': row.body.trimStart().startsWith('{')
-      ? 'application/json'
-      : 'application/x-www-form-urlencoded',
-  };
-  if (row.subtype) headers.subtype = row.subtype;
-  return { topic, key: row.partition_key, value: row.body, headers };
 }
 
 function sleep(ms: number, stopped: () => boolean): Promise<void> {

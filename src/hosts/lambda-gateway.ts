@@ -15,15 +15,15 @@
 
 import { createHash } from 'node:crypto';
 import type { AwsGateway } from '../aws/gateway.ts';
-import { topicsFor } from '../gateway/config.ts';
+import { type GatewayConfig, topicsFor } from '../gateway/config.ts';
 import { configuredSources } from '../gateway/configured.ts';
 import { Gateway, type TopicRouter } from '../gateway/gateway.ts';
 import type { InboxItem } from '../gateway/inbox-store.ts';
-import type { KafkaProducerPort } from '../gateway/kafka.ts';
-import { messageOf } from '../gateway/relay.ts';
+import type { KafkaProducerPort } from '../gateway/kafka-producer.ts';
+import { messageOf } from '../gateway/messages.ts';
 import type { GatewayAnswer } from '../gateway/source.ts';
-import { type Config, loadConfig } from '../kernel/config.ts';
 import { createLogger, type Logger } from '../kernel/logger.ts';
+import { loadGatewayConfig } from './lambda-config.ts';
 
 /** API Gateway HTTP API / Function URL event, payload format 2.0 (the fields the gateway reads). */
 export interface HttpApiEvent {
@@ -84,13 +84,30 @@ export async function sqsSink(options: {
   queueUrl: string;
   region: string;
 }): Promise<DeliverySink> {
-  // Loaded only by a Lambda that sends to SQS (the bundle keeps it in a chunk of its own): less to load at init.
-  const { SendMessageCommand, SQSClient } = await import('@aws-sdk/client-sqs');
-  const client = options.aws.client(SQSClient, options.region);
+  // The SQS client (a chunk of its own in the bundle) is loaded at the first delivery, not at the cold start, and
+  // kept for the next invocations of this instance.
+  let loaded:
+    | Promise<{
+        client: import('@aws-sdk/client-sqs').SQSClient;
+        SendMessageCommand: typeof import('@aws-sdk/client-sqs').SendMessageCommand;
+      }>
+    | undefined;
+  const sqs = () => {
+    loaded ??= import('@aws-sdk/client-sqs').then(({ SendMessageCommand, SQSClient }) => ({
+      client: options.aws.client(SQSClient, options.region),
+      SendMessageCommand,
+    }));
+    // A failed load is tried again at the next delivery.
+    loaded.catch(() => {
+      loaded = undefined;
+    });
+    return loaded;
+  };
   const fifo = options.queueUrl.endsWith('.fifo');
   return {
     name: 'sqs',
     put: async (item, receivedAt) => {
+      const { client, SendMessageCommand } = await sqs();
       const attributes: Record<string, string> = {
         source: item.source,
         kind: item.kind,
@@ -122,7 +139,8 @@ export async function sqsSink(options: {
 }
 
 export interface LambdaGatewayOptions {
-  config: Config;
+  /** The gateway's sections of the config (the server's whole Config has them too). */
+  config: GatewayConfig;
   sink: DeliverySink;
   logger?: Logger;
   now?: () => number;
@@ -205,9 +223,33 @@ export function createLambdaGateway(
   });
 }
 
-/** The sink the environment asks for; only its own client is loaded. */
+/**
+ * A Kafka producer made at the first delivery (its client is a chunk of its own in the bundle: loading it costs
+ * more than the rest of the cold start) and kept, connected, for every later invocation of this Lambda instance.
+ */
+export function lazyKafka(make: () => Promise<KafkaProducerPort>): KafkaProducerPort {
+  let producer: Promise<KafkaProducerPort> | undefined;
+  const get = () => {
+    producer ??= make();
+    producer.catch(() => {
+      producer = undefined;
+    });
+    return producer;
+  };
+  return {
+    send: async (messages, signal) => (await get()).send(messages, signal),
+    produce: async (message, signal) => (await get()).produce(message, signal),
+    close: async () => {
+      const made = await producer?.catch(() => undefined);
+      producer = undefined;
+      await made?.close();
+    },
+  };
+}
+
+/** The sink the environment asks for; only its own client is loaded, at the first delivery. */
 export async function sinkFromEnv(
-  config: Config,
+  config: GatewayConfig,
   logger: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<DeliverySink> {
@@ -215,15 +257,18 @@ export async function sinkFromEnv(
   if (wanted === 'kafka') {
     const k = config.kafka;
     if (!k) throw new Error('CHRONOPS_GATEWAY_SINK=kafka, but the config has no kafka section');
-    const { KafkaClient } = await import('../gateway/kafka.ts');
     return kafkaSink(
-      new KafkaClient({
-        brokers: k.brokers,
-        clientId: k.clientId,
-        acks: k.acks,
-        idempotent: k.idempotent,
-        tls: k.tls,
-        ...(k.sasl ? { sasl: k.sasl } : {}),
+      lazyKafka(async () => {
+        // The producer alone (no read-back here): @platformatic/kafka's consumer is not in the bundle.
+        const { KafkaProducer } = await import('../gateway/kafka-producer.ts');
+        return new KafkaProducer({
+          brokers: k.brokers,
+          clientId: k.clientId,
+          acks: k.acks,
+          idempotent: k.idempotent,
+          tls: k.tls,
+          ...(k.sasl ? { sasl: k.sasl } : {}),
+        });
       }),
       logger,
     );
@@ -252,7 +297,7 @@ let instance: Promise<ReturnType<typeof createLambdaGateway>> | undefined;
  */
 export const handler: LambdaHandler = async (event) => {
   instance ??= (async () => {
-    const config = loadConfig(process.env.CHRONOPS_CONFIG ?? 'chronops.yaml');
+    const config = await loadGatewayConfig(process.env.CHRONOPS_CONFIG ?? 'chronops.yaml');
     const logger = createLogger({ secrets: config.secrets });
     return createLambdaGateway({ config, sink: await sinkFromEnv(config, logger), logger });
   })();

@@ -21,6 +21,7 @@ import { PERMISSION_KEY, type RoomChatConfig, roomChatSchema } from '../chat/con
 import { isLocale, LOCALES, type Locale } from '../chat/messages.ts';
 import type { ChatRule } from '../chat/permissions.ts';
 import {
+  DEFAULT_SLACK_BODY_BYTES,
   type KafkaConfig,
   kafkaSchema,
   type ResolvedSources,
@@ -110,7 +111,7 @@ export const DEFAULT_CONFIG = {
   server: { host: '127.0.0.1', port: 3000 },
   dataDir: './data',
   replicas: { pollSeconds: 30, timeoutMinutes: 60 },
-  slack: { estimatedCost: true, postIntervalMs: 1000, maxBodyBytes: 128 * 1024 },
+  slack: { estimatedCost: true, postIntervalMs: 1000, maxBodyBytes: DEFAULT_SLACK_BODY_BYTES },
 } as const;
 
 const SLACK_CHANNEL = /^[CGD][A-Z0-9]{2,}$/;

@@ -1,4 +1,11 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  Counter,
+  type CounterConfiguration,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  Registry,
+} from 'prom-client';
 
 /** Prometheus metrics of one chronops process (`GET /metrics`). */
 export class Metrics {
@@ -72,5 +79,13 @@ export class Metrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'chronops_' });
+  }
+
+  /**
+   * A counter in this registry, for a module that counts only when it is given metrics (the gateway): such a
+   * module imports prom-client's types alone, so a host without metrics (the Lambda) does not load it.
+   */
+  counter<L extends string>(config: Omit<CounterConfiguration<L>, 'registers'>): Counter<L> {
+    return new Counter({ ...config, registers: [this.registry] });
   }
 }
