@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { startChronops } from '../hosts/server.ts';
 import { loadConfig, resolveConfigPath } from '../kernel/config.ts';
 import { ChronopsError } from '../kernel/errors.ts';
 import { createLogger } from '../kernel/logger.ts';
@@ -24,6 +23,9 @@ export function serveCommand(): Command {
         `starting chronops: ${where}${config.dryRun ? ', dry-run (AWS calls are recorded, not sent)' : ''}`,
       );
       try {
+        // Loaded here, not at the top: every other command (a small HTTP client) starts without the server's
+        // modules (AWS SDK, the databases, pg-boss): a few times faster.
+        const { startChronops } = await import('../hosts/server.ts');
         const chronops = await startChronops(config, { logger });
         logger.info(
           { url: chronops.url, resources: Object.keys(config.resources), timezone: config.timezone },
