@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FakeSlack } from '../support/fake-slack.ts';
 import { eventually } from '../support/harness.ts';
-import { api, type ServerProcess, startServer, tempDir, writeConfig } from '../support/process.ts';
+import { api, preparedDataDir, type ServerProcess, startServer, writeConfig } from '../support/process.ts';
 import { ALERT, deliver, mentionBody, slackConfigObject, slackEnv, uniqueId } from '../support/slack.ts';
 
 describe('Slack across kill -9', () => {
@@ -21,7 +21,7 @@ describe('Slack across kill -9', () => {
 
   it('an event stored before its 200 is handled once after a crash, whatever Slack retries', async () => {
     // Prepare
-    const path = writeConfig({ ...slackConfigObject(), database: { dataDir: tempDir() } });
+    const path = writeConfig({ ...slackConfigObject(), database: { dataDir: preparedDataDir() } });
     const env = slackEnv(fake);
     server = await startServer(path, env);
     const parent = fake.seed('C0OPS', ALERT);

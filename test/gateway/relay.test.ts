@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../../src/kernel/config.ts';
 import { backends, eventually, type Running, runChronops } from '../support/harness.ts';
 import { MockKafka } from '../support/kafka.ts';
-import { startServer, tempDir, writeConfig } from '../support/process.ts';
+import { preparedDataDir, startServer, writeConfig } from '../support/process.ts';
 import { deliver, mentionBody, SIGNING_SECRET, slackConfigObject } from '../support/slack.ts';
 
 let n = 0;
@@ -162,7 +162,7 @@ describe('the Kafka relay', () => {
 
   it('after a kill -9 with a produce in flight, the restarted relay sends every delivery exactly once', async () => {
     // Prepare: chronops serve (a real process) on its own data directory, relaying to the mock
-    const dataDir = tempDir();
+    const dataDir = preparedDataDir();
     const { slack, ...base } = slackConfigObject();
     const path = writeConfig({
       ...base,

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { Store } from '../../src/capabilities/capacity/store.ts';
 import { PgliteDb } from '../../src/store/pglite-db.ts';
 import { simulatorSpec } from '../support/harness.ts';
-import { api, startServer, tempDir, writeConfig } from '../support/process.ts';
+import { api, preparedDataDir, startServer, writeConfig } from '../support/process.ts';
 
 function config(dataDir: string, extra: Record<string, unknown> = {}) {
   return {
@@ -36,7 +36,7 @@ describe('crash and restart (embedded database)', () => {
   it('after kill -9, a restarted server runs what fell due while it was down, each transition once', async () => {
     // Prepare: a server with 10 windows whose transitions fall due 10–14 s from now (time to create them on a
     // busy machine)
-    const dataDir = tempDir();
+    const dataDir = preparedDataDir();
     const path = writeConfig(config(dataDir));
     const first = await startServer(path);
     const base = Date.now();
@@ -101,7 +101,7 @@ describe('crash and restart (embedded database)', () => {
   });
 
   it('a start transition later than the grace is missed (and reported), its end still runs', async () => {
-    const dataDir = tempDir();
+    const dataDir = preparedDataDir();
     const path = writeConfig(config(dataDir, { graceMinutes: 0 }));
     const first = await startServer(path);
     let id: string;
@@ -146,7 +146,7 @@ describe('crash and restart (embedded database)', () => {
   });
 
   it('refuses a second process on the same data directory', async () => {
-    const dataDir = tempDir();
+    const dataDir = preparedDataDir();
     const path = writeConfig(config(dataDir));
     const first = await startServer(path);
     try {

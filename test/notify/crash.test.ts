@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FakeWebhook } from '../support/fake-webhooks.ts';
 import { eventually } from '../support/harness.ts';
-import { api, startServer, tempDir, writeConfig } from '../support/process.ts';
+import { api, preparedDataDir, startServer, writeConfig } from '../support/process.ts';
 
 describe('notify across kill -9', () => {
   const teams = new FakeWebhook('teams');
@@ -19,7 +19,7 @@ describe('notify across kill -9', () => {
     // Prepare
     const path = writeConfig({
       server: { host: '127.0.0.1', port: 0 },
-      database: { dataDir: tempDir() },
+      database: { dataDir: preparedDataDir() },
       // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's environment reference
       notify: { destinations: { ops: { kind: 'teams', url: '${TEAMS_URL}' } } },
     });

@@ -1,6 +1,6 @@
 // Runs `chronops serve` as a real child process (the README's way), for crash and multi-server tests.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -28,6 +28,38 @@ export function writeConfig(config: Record<string, unknown>): string {
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'chronops-data-'));
+}
+
+const pgliteVersion = (
+  JSON.parse(
+    readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8'),
+  ) as { version: string }
+).version;
+
+/**
+ * A new data directory holding a just-created embedded database (no tables yet): a copy of one made once by the
+ * same step chronops takes on a first start (`pglite-thread.ts --initdb`), kept in the temp folder per PGlite
+ * version. Creating it takes seconds and 1.1 GB for a moment (up to 50 s on a loaded 2-core machine); copying it
+ * well under a second. For tests whose subject is not the first start; chronops still migrates it when it starts.
+ */
+export function preparedDataDir(): string {
+  const template = join(tmpdir(), `chronops-test-initdb-${pgliteVersion}`);
+  if (!existsSync(join(template, 'pglite', 'PG_VERSION'))) {
+    const building = mkdtempSync(join(tmpdir(), 'chronops-test-initdb-building-'));
+    const script = new URL('../../src/store/pglite-thread.ts', import.meta.url).pathname;
+    execFileSync(process.execPath, [...process.execArgv, script, '--initdb', join(building, 'pglite')], {
+      stdio: 'ignore',
+      timeout: 180_000,
+    });
+    try {
+      renameSync(building, template); // atomic: another test process may have made it meanwhile
+    } catch {
+      rmSync(building, { recursive: true, force: true });
+    }
+  }
+  const dir = tempDir();
+  cpSync(join(template, 'pglite'), join(dir, 'pglite'), { recursive: true });
+  return dir;
 }
 
 /** Starts `chronops serve --config path` and resolves once it listens (or rejects with its output). */

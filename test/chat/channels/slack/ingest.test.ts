@@ -12,7 +12,7 @@ import { ConfigError } from '../../../../src/kernel/errors.ts';
 import { createLogger } from '../../../../src/kernel/logger.ts';
 import { FakeSlack } from '../../../support/fake-slack.ts';
 import { backends, type Running, runChronops } from '../../../support/harness.ts';
-import { startServer, tempDir, writeConfig } from '../../../support/process.ts';
+import { preparedDataDir, startServer, writeConfig } from '../../../support/process.ts';
 import {
   cancelBody,
   commandBody,
@@ -474,7 +474,10 @@ describe('Slack on and off', () => {
 
   it('chronops serve refuses to start when Slack is enabled without SLACK_SIGNING_SECRET', async () => {
     // Prepare
-    const path = writeConfig({ ...slackConfigObject({ enabled: true }), database: { dataDir: tempDir() } });
+    const path = writeConfig({
+      ...slackConfigObject({ enabled: true }),
+      database: { dataDir: preparedDataDir() },
+    });
     // Act
     const started = startServer(path, { SLACK_SIGNING_SECRET: '', SLACK_BOT_TOKEN: '' });
     // Assess
