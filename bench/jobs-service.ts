@@ -28,7 +28,9 @@ server.listen(0, '127.0.0.1', () => {
   process.send!({ port: (server.address() as AddressInfo).port });
 });
 process.on('message', (m: { cmd: string }) => {
-  if (m.cmd === 'report') {
+  if (m.cmd === 'count') {
+    process.send!({ n: arrivals.length });
+  } else if (m.cmd === 'report') {
     process.send!({ arrivals, peak });
   } else if (m.cmd === 'reset') {
     arrivals = [];

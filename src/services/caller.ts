@@ -169,7 +169,7 @@ export class ServiceCaller {
     const release = await this.#limiter.acquire(service, config.concurrency, o.signal);
     let answer: ServiceAnswer;
     try {
-      answer = await this.#send(config, url, method, body, request.headers ?? {}, o, timeoutMs);
+      answer = await this.#send(config, url, method, body, request.headers ?? {}, o, timeoutMs, release);
     } finally {
       release();
     }
@@ -202,6 +202,7 @@ export class ServiceCaller {
     headers: Record<string, string>,
     o: CallOptions,
     timeoutMs: number,
+    release: () => void,
   ): Promise<ServiceAnswer> {
     const sentAt = this.#now();
     const all: Record<string, string> = {
@@ -226,6 +227,8 @@ export class ServiceCaller {
         ...(o.signal ? { signal: o.signal } : {}),
         onSent: () => o.onSent?.(sentAt),
       });
+      // The slot is free once the answer is in: the next call goes before this one is read.
+      release();
       const text = response.text;
       const durationMs = elapsed();
       const kept = text.length > MAX_BODY ? text.slice(0, MAX_BODY) : text;
@@ -252,6 +255,7 @@ export class ServiceCaller {
         ...(result ? { result } : {}),
       };
     } catch (error) {
+      release();
       const durationMs = elapsed();
       if (error instanceof WireTimeout) {
         return {
@@ -267,6 +271,24 @@ export class ServiceCaller {
       }
       return { ok: false, outcome: 'connection', summary: connectionText(error), sentAt, durationMs };
     }
+  }
+
+  /**
+   * Ahead of a burst of `n` calls to `service` due at `due` (a fire of due jobs, seconds before their time): opens
+   * up to its `concurrency` connections and takes its slots of the limit, so that the burst does neither at its
+   * second.
+   */
+  async prepare(service: string, n: number, due: Date): Promise<void> {
+    const config = this.#o.services[service];
+    if (!config || n <= 0) return;
+    const failed = (error: unknown) =>
+      this.#o.logger?.debug({ err: error, service }, 'service call: preparing a burst failed');
+    await Promise.all([
+      this.#http
+        .warm(new URL(config.baseUrl), Math.min(n, config.concurrency), config.concurrency)
+        .catch(failed),
+      this.#limiter.reserve?.(service, config.concurrency, n, due.getTime() + 5000).catch(failed),
+    ]);
   }
 
   /**

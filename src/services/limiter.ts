@@ -9,6 +9,8 @@ export interface Limiter {
   inFlight(service: string): number;
   /** The most calls of this process in flight at once so far (tests, the bench). */
   peak(service: string): number;
+  /** Ahead of a burst of `n` calls: takes what it can now, kept for them until `until` (ms since the epoch). */
+  reserve?(service: string, limit: number, n: number, until: number): Promise<void>;
   /** Lets go of what it holds while nothing is in flight (a connection); usable again after. */
   idle?(): Promise<void>;
 }

@@ -29,8 +29,11 @@ interface ServiceSlots {
   limit: number;
   /** Slots whose lock this server holds, not in use. */
   free: number[];
-  /** Slots whose lock this server holds (free or in use), and since when. */
+  /** Slots whose lock this server holds (free or in use), and since when they serve calls (0: not yet). */
   held: Map<number, number>;
+  /** Free slots are kept (not unlocked) until then: a burst announced by `reserve`. */
+  keepUntil: number;
+  trim?: NodeJS.Timeout;
   inUse: number;
   peak: number;
   waiting: Waiter[];
@@ -80,6 +83,7 @@ export class SharedServiceLimiter implements Limiter {
         limit,
         free: [],
         held: new Map(),
+        keepUntil: 0,
         inUse: 0,
         peak: 0,
         waiting: [],
@@ -99,6 +103,7 @@ export class SharedServiceLimiter implements Limiter {
     if (this.#closed) throw new Error('the service limiter is closed');
     const s = this.#slots(service, limit);
     let slot = s.free.pop();
+    if (slot !== undefined && s.held.get(slot) === 0) s.held.set(slot, Date.now());
     if (slot === undefined) {
       slot = await new Promise<number>((resolve, reject) => {
         const w: Waiter = { resolve, reject };
@@ -133,6 +138,11 @@ export class SharedServiceLimiter implements Limiter {
         // Straight to the next caller of this server: no round trip.
         next.signal?.removeEventListener('abort', next.onAbort!);
         next.resolve(taken);
+        return;
+      }
+      if (!turnOver && Date.now() < s.keepUntil) {
+        // A burst announced by reserve() is still coming: kept for it.
+        s.free.push(taken);
         return;
       }
       s.unlock.push(taken);
@@ -195,13 +205,7 @@ export class SharedServiceLimiter implements Limiter {
   async #take(service: string, s: ServiceSlots): Promise<void> {
     const want = s.waiting.length;
     if (want === 0) return;
-    // Slots this server does not hold, from a place of its own (servers start their search at different slots).
-    const candidates: number[] = [];
-    const start = Math.floor(Math.random() * s.limit);
-    for (let i = 0; i < s.limit; i++) {
-      const k = (start + i) % s.limit;
-      if (!s.held.has(k) && !s.unlock.includes(k)) candidates.push(k);
-    }
+    const candidates = this.#candidates(s);
     if (candidates.length === 0) return;
     const epoch = this.#epoch;
     // unnest is read one row at a time and the filter stops at the LIMIT: only the slots returned are locked.
@@ -222,14 +226,70 @@ export class SharedServiceLimiter implements Limiter {
         s.free.push(k);
       }
     }
-    if (s.free.length > 0 && s.waiting.length === 0) {
-      for (const k of s.free.splice(0)) {
-        s.unlock.push(k);
-        s.held.delete(k);
-      }
-      this.#flushSoon(service, s);
-    }
+    if (s.free.length > 0 && s.waiting.length === 0 && Date.now() >= s.keepUntil) this.#trimFree(service, s);
     if (rows.length > 0 && s.waiting.length > 0) s.askAgain = true;
+  }
+
+  /** Unlocks the free slots (nobody here waits for them). */
+  #trimFree(service: string, s: ServiceSlots): void {
+    for (const k of s.free.splice(0)) {
+      s.unlock.push(k);
+      s.held.delete(k);
+    }
+    if (s.unlock.length > 0) this.#flushSoon(service, s);
+  }
+
+  /**
+   * Ahead of a burst of `n` calls (a fire of due jobs, seconds before their time): connects, and takes up to `n`
+   * slots now, kept for this server's calls until `until` (ms since the epoch) — the burst then starts without a
+   * round trip. Slots still unused then are given back.
+   */
+  async reserve(service: string, limit: number, n: number, until: number): Promise<void> {
+    if (this.#closed) return;
+    const s = this.#slots(service, limit);
+    s.keepUntil = Math.max(s.keepUntil, until);
+    if (s.trim) clearTimeout(s.trim);
+    s.trim = setTimeout(
+      () => {
+        s.trim = undefined;
+        if (s.waiting.length === 0) this.#trimFree(service, s);
+      },
+      Math.max(0, s.keepUntil - Date.now()),
+    );
+    s.trim.unref();
+    const want = Math.min(n, limit) - s.held.size;
+    if (want <= 0) return;
+    const candidates = this.#candidates(s);
+    if (candidates.length === 0) return;
+    const epoch = this.#epoch;
+    const rows = await this.#query<{ k: number }>(
+      `SELECT k FROM unnest($2::int[]) AS k WHERE pg_try_advisory_lock(hashtext($1), k) LIMIT $3`,
+      [this.#key(service), candidates, want],
+    );
+    if (epoch !== this.#epoch) return;
+    for (const { k } of rows) {
+      s.held.set(k, 0);
+      const w = s.waiting.shift();
+      if (w) {
+        s.held.set(k, Date.now());
+        w.signal?.removeEventListener('abort', w.onAbort!);
+        w.resolve(k);
+      } else {
+        s.free.push(k);
+      }
+    }
+  }
+
+  /** Slots this server does not hold, from a place of its own (servers start their search at different slots). */
+  #candidates(s: ServiceSlots): number[] {
+    const unlocking = new Set(s.unlock);
+    const candidates: number[] = [];
+    const start = Math.floor(Math.random() * s.limit);
+    for (let i = 0; i < s.limit; i++) {
+      const k = (start + i) % s.limit;
+      if (!s.held.has(k) && !unlocking.has(k)) candidates.push(k);
+    }
+    return candidates;
   }
 
   #flushSoon(service: string, s: ServiceSlots): void {
@@ -341,6 +401,7 @@ export class SharedServiceLimiter implements Limiter {
     this.#closed = true;
     for (const s of this.#services.values()) {
       if (s.retry) clearTimeout(s.retry);
+      if (s.trim) clearTimeout(s.trim);
       for (const w of s.waiting.splice(0)) {
         w.signal?.removeEventListener('abort', w.onAbort!);
         w.reject(new Error('the service limiter is closed'));

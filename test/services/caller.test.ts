@@ -7,7 +7,7 @@ import { ServiceCallError, ServiceCaller } from '../../src/services/caller.ts';
 import { checkedResult, parseResult, resultOf } from '../../src/services/contract.ts';
 import { sign, verifySignature } from '../../src/services/signature.ts';
 import { migrate } from '../../src/store/migrations.ts';
-import { backends } from '../support/harness.ts';
+import { backends, eventually } from '../support/harness.ts';
 import { closedPort, contract, JobService } from '../support/job-service.ts';
 
 const SECRET = 'cms-signing-secret-0123456789';
@@ -279,6 +279,29 @@ for (const backend of backends) {
         ],
       );
       assert.ok(!JSON.stringify(audit).includes(TOKEN), 'no header value in the audit');
+    });
+
+    it('prepare: the connections of a burst are opened ahead, and the burst opens none', async () => {
+      // Prepare
+      service.script = () => ({ ...contract(), delayMs: 50 });
+      const fresh = new ServiceCaller({ services: configWith(service.url).services });
+      const before = service.connections;
+
+      // Act
+      await fresh.prepare('cms', 5, new Date(Date.now() + 1000));
+      // The service counts a connection when its loop takes it (a turn after the client's connect).
+      const opened = await eventually(
+        async () => service.connections - before >= 2 && service.connections - before,
+        5000,
+      );
+      await Promise.all(
+        Array.from({ length: 4 }, (_, i) => fresh.call('cms', { method: 'POST', path: '/w' }, `w-${i}`)),
+      );
+      await fresh.idle();
+
+      // Assess
+      assert.equal(opened, 2, 'as many as the concurrency (2), not the burst (5)');
+      assert.equal(service.connections - before, 2, 'the burst used them');
     });
 
     it('keeps to the service concurrency and refuses unknown services and escaping paths', async () => {

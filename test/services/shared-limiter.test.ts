@@ -57,6 +57,36 @@ describe('the service limit shared by servers on PostgreSQL', () => {
     for (const c of callers) assert.equal(c.limiter.inFlight('cms'), 0);
   });
 
+  it('reserve: a burst announced ahead gets its slots then, kept until its time, given back after', async () => {
+    // Prepare
+    const a = limiter();
+    const b = limiter();
+
+    // Act: a reserves 2 of the 3 slots of "crm" for a burst due within 3 s
+    const until = Date.now() + 3000;
+    await a.reserve('crm', 3, 2, until);
+    const releaseB = await b.acquire('crm', 3);
+    let grantedB = 0;
+    const second = b.acquire('crm', 3).then((release) => {
+      grantedB = Date.now();
+      return release;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const kept = grantedB === 0;
+    const burst = await Promise.all([a.acquire('crm', 3), a.acquire('crm', 3)]);
+    for (const release of burst) release();
+    const releaseSecond = await second;
+
+    // Assess
+    assert.ok(kept, 'the reserved slots stay with the server that reserved them until its time');
+    assert.ok(grantedB >= until, 'given back after the burst time, they went to the other server');
+    assert.equal(a.peak('crm'), 2);
+    assert.equal(a.inFlight('crm'), 0);
+    assert.equal(b.inFlight('crm'), 2);
+    releaseB();
+    releaseSecond();
+  });
+
   it('a server killed (SIGKILL) while it holds slots: they are free again without waiting for a lease', async () => {
     // Prepare: another process holds 2 of the 2 slots of "billing"
     const child = spawn(

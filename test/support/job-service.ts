@@ -60,6 +60,8 @@ export class JobService {
   private readonly delays = new Set<NodeJS.Timeout>();
   inFlight = 0;
   peakInFlight = 0;
+  /** Connections opened to it so far. */
+  connections = 0;
   /** The most requests of one path being answered at once. */
   readonly peakByPath = new Map<string, number>();
   private readonly byPath = new Map<string, number>();
@@ -82,6 +84,9 @@ export class JobService {
       );
     });
     this.server.keepAliveTimeout = 5000;
+    this.server.on('connection', () => {
+      this.connections += 1;
+    });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;

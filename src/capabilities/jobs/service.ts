@@ -266,8 +266,6 @@ export class JobsService {
         if (run) await this.#report(claimed.jobs.get(r.job)!.spec, run);
       }
     }
-    const wait = at.getTime() - this.#now().getTime();
-    if (wait > 0) await sleep(wait, ctx.signal);
     const work = [
       ...again,
       ...claimed.start.map((r) => ({
@@ -275,6 +273,14 @@ export class JobsService {
         spec: claimed.jobs.get(r.job)!.spec,
       })),
     ];
+    // While it waits for the due second, the connections the burst needs are opened.
+    const calls = new Map<string, number>();
+    for (const w of work) {
+      if (w.spec.mode !== 'kafka') calls.set(w.spec.service, (calls.get(w.spec.service) ?? 0) + 1);
+    }
+    for (const [service, n] of calls) void this.#o.services.prepare(service, n, at);
+    const wait = at.getTime() - this.#now().getTime();
+    if (wait > 0) await sleep(wait, ctx.signal);
     // While the burst is being sent, records (run outcomes, audit) wait: on the embedded database a write runs on
     // this thread and would hold up the requests not sent yet.
     const resume = [this.store.holdWrites(), this.#o.services.holdAudit()];
