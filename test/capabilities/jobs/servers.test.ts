@@ -10,7 +10,7 @@ import { PostgresDb } from '../../../src/store/postgres-db.ts';
 import { FakeWebhook } from '../../support/fake-webhooks.ts';
 import { dropSchemas, eventually, freshSchema, isoIn, POSTGRES_URL } from '../../support/harness.ts';
 import { contract, JobService } from '../../support/job-service.ts';
-import { api, type ServerProcess, startServer, tempDir, writeConfig } from '../../support/process.ts';
+import { api, preparedDataDir, type ServerProcess, startServer, writeConfig } from '../../support/process.ts';
 
 const envRef = (name: string) => `\${${name}}`;
 
@@ -32,7 +32,7 @@ describe('HTTP jobs: kill -9 during a run (embedded database, restarted)', () =>
     const path = writeConfig({
       timezone: 'UTC',
       server: { host: '127.0.0.1', port: 0 },
-      database: { dataDir: tempDir() },
+      database: { dataDir: preparedDataDir() },
       services: [{ name: 'cms', baseUrl: cms.url, timeoutSeconds: 120 }],
       notify: {
         destinations: {
@@ -165,5 +165,74 @@ describe('HTTP jobs: two servers on one PostgreSQL schema', () => {
       cms.peakInFlight <= 3,
       `the service saw ${cms.peakInFlight} calls at once (limit 3; runs by ${nodes.size} servers)`,
     );
+  });
+});
+
+describe('HTTP jobs: kill -9 during a run (two servers on PostgreSQL)', () => {
+  const schema = freshSchema();
+  const cms = new JobService();
+  const teams = new FakeWebhook('teams');
+  const servers: ServerProcess[] = [];
+  after(async () => {
+    await Promise.all(servers.map((s) => s.kill9()));
+    await Promise.all([cms.stop(), teams.stop()]);
+    await dropSchemas(schema);
+  });
+
+  it('the server running it dies: the other sends it again with the same Idempotency-Key, reports once', async () => {
+    // Prepare: the service holds the first call (no answer) and answers the next
+    await Promise.all([cms.start(), teams.start()]);
+    cms.script = (_call, n) => (n === 1 ? { ...contract(), delayMs: 600_000 } : contract());
+    const path = writeConfig({
+      timezone: 'UTC',
+      server: { host: '127.0.0.1', port: 0 },
+      services: [{ name: 'cms', baseUrl: cms.url, timeoutSeconds: 120 }],
+      notify: { destinations: { 'ops-teams': { kind: 'teams', url: envRef('T_TEAMS') } } },
+    });
+    const env = { DATABASE_URL: POSTGRES_URL, CHRONOPS_SCHEMA: schema, T_TEAMS: teams.url('ops') };
+    servers.push(await startServer(path, env));
+    servers.push(await startServer(path, env));
+    const created = await api(servers[0]!.url, 'POST', '/api/jobs', {
+      name: 'leave-status',
+      service: 'cms',
+      path: '/scheduling-api/leave-status',
+      at: isoIn(3000),
+      notify: { to: 'ops-teams', when: 'always' },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const first = await eventually(async () => cms.calls[0], 60_000, 'the first call');
+    const runId = first.headers['idempotency-key']!;
+    const db = new PostgresDb(POSTGRES_URL, { max: 1 });
+    const node = await db
+      .query<{ node: string }>(`SELECT node FROM ${schema}.job_runs WHERE id = $1`, [runId])
+      .finally(() => db.close());
+    const pid = Number(
+      String(node[0]?.node ?? '')
+        .split(':')
+        .pop(),
+    );
+    const dying = servers.find((s) => s.child.pid === pid);
+    assert.ok(dying, `the run's server (${node[0]?.node}) is one of the two`);
+
+    // Act
+    await dying.kill9();
+    const survivor = servers.find((s) => s !== dying)!;
+    const again = await eventually(async () => cms.calls[1], 120_000, 'the call by the other server');
+    const run = await eventually(
+      async () => {
+        const r = (await api(survivor.url, 'GET', `/api/jobs/runs/${runId}`)).body.run;
+        return r.finishedAt ? r : undefined;
+      },
+      30_000,
+      'the run to end',
+    );
+    await eventually(async () => teams.requests.length >= 1, 30_000, 'the Teams message');
+    await new Promise((r) => setTimeout(r, 3000));
+
+    // Assess
+    assert.equal(again.headers['idempotency-key'], runId, 'the same Idempotency-Key');
+    assert.equal(run.status, 'success');
+    assert.equal(cms.calls.length, 2);
+    assert.equal(teams.requests.length, 1, 'one Teams message');
   });
 });
