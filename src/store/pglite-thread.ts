@@ -10,7 +10,7 @@
 // `wal_sync_method = fsync`, and gives NODEFS a real fsync(2) of the file — so a commit is on disk before it is
 // acknowledged. Group commit (src/store/group-commit.ts) makes that one flush per batch of deliveries.
 
-import { fsyncSync } from 'node:fs';
+import { fsyncSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
@@ -21,6 +21,8 @@ export interface ThreadOptions {
   fsync: boolean;
   /** PostgreSQL's shared_buffers (e.g. '32MB'): most of the database's resident memory. */
   sharedBuffers?: string;
+  /** 'memory' only: a file of PGlite's dumpDataDir to start from instead of a new database (see PgliteOpenOptions). */
+  template?: string;
 }
 
 export type Request =
@@ -70,7 +72,10 @@ async function main(): Promise<void> {
   if (o.sharedBuffers) startParams.push('-c', `shared_buffers=${o.sharedBuffers}`);
   const pg =
     o.dataDir === 'memory'
-      ? new PGlite({ startParams })
+      ? new PGlite({
+          startParams,
+          ...(o.template ? { loadDataDir: new Blob([readFileSync(o.template)]) } : {}),
+        })
       : new PGlite(join(o.dataDir, 'pglite'), { startParams });
   await pg.waitReady;
   if (o.fsync && o.dataDir !== 'memory') {

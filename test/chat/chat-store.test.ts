@@ -6,7 +6,8 @@ import { ChatStore } from '../../src/chat/chat-store.ts';
 import { InboxStore } from '../../src/gateway/inbox-store.ts';
 import { migrationModules } from '../../src/hosts/modules.ts';
 import { migrate } from '../../src/store/migrations.ts';
-import { PgliteDb } from '../../src/store/pglite-db.ts';
+import type { PgliteDb } from '../../src/store/pglite-db.ts';
+import { memoryPglite } from '../support/harness.ts';
 
 describe('ChatStore.prune', () => {
   let db: PgliteDb;
@@ -14,7 +15,7 @@ describe('ChatStore.prune', () => {
   let inbox: InboxStore;
 
   before(async () => {
-    db = await PgliteDb.open('memory');
+    db = await memoryPglite();
     await migrate(db, 'chronops', migrationModules);
     store = new ChatStore(db, 'chronops');
     inbox = new InboxStore(db, 'chronops');

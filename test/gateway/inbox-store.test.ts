@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { InboxStore } from '../../src/gateway/inbox-store.ts';
 import { migrationModules } from '../../src/hosts/modules.ts';
 import { migrate } from '../../src/store/migrations.ts';
-import { type Backend, backends } from '../support/harness.ts';
+import { type Backend, backends, memoryPglite } from '../support/harness.ts';
 
 for (const backend of backends)
   describe(`InboxStore.accept: ${backend.name}`, () => {
@@ -179,7 +179,7 @@ describe('the gateway migration', () => {
     const { PgliteDb } = await import('../../src/store/pglite-db.ts');
     const { capacityMigrations } = await import('../../src/capabilities/capacity/migrations.ts');
     const { chatMigrations } = await import('../../src/chat/migrations.ts');
-    const db = await PgliteDb.open('memory');
+    const db = await memoryPglite();
     try {
       await migrate(db, 'old', [capacityMigrations, chatMigrations]);
       await db.query(

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startChronops } from '../../src/hosts/server.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
-import { PgliteDb } from '../../src/store/pglite-db.ts';
 import { FakeSlack } from '../support/fake-slack.ts';
+import { memoryPglite } from '../support/harness.ts';
 import { deliver, mentionBody, slackConfig, uniqueId } from '../support/slack.ts';
 
 describe('refused webhooks, aggregated in the log', () => {
@@ -24,7 +24,7 @@ describe('refused webhooks, aggregated in the log', () => {
       level: 'info',
       destination: { write: (l: string) => void lines.push(JSON.parse(l)) },
     });
-    const db = await PgliteDb.open('memory');
+    const db = await memoryPglite();
     const chronops = await startChronops(slackConfig(fake), { db, logger, pollMs: 250 });
     let metrics = '';
     try {

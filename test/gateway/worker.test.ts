@@ -11,8 +11,8 @@ import { parseConfig } from '../../src/kernel/config.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
 import { Metrics } from '../../src/kernel/metrics.ts';
 import { migrate } from '../../src/store/migrations.ts';
-import { PgliteDb } from '../../src/store/pglite-db.ts';
-import { eventually } from '../support/harness.ts';
+import type { PgliteDb } from '../../src/store/pglite-db.ts';
+import { eventually, memoryPglite } from '../support/harness.ts';
 import { githubHeaders, JANDI_TOKENS, jandiMessage, WEBHOOK_ENV } from '../support/webhooks.ts';
 
 describe('the gateway worker', () => {
@@ -22,7 +22,7 @@ describe('the gateway worker', () => {
   const lateReplies: Array<{ text: string; delivered: boolean }> = [];
 
   before(async () => {
-    db = await PgliteDb.open('memory');
+    db = await memoryPglite();
     await migrate(db, 'chronops', migrationModules);
     const config = parseConfig(
       {

@@ -13,9 +13,9 @@ import type { Notification } from '../../src/notify/notification.ts';
 import { Notifier } from '../../src/notify/notifier.ts';
 import { OutboxSender } from '../../src/notify/outbox.ts';
 import { migrate } from '../../src/store/migrations.ts';
-import { PgliteDb } from '../../src/store/pglite-db.ts';
+import type { PgliteDb } from '../../src/store/pglite-db.ts';
 import { FakeWebhook, TEAMS_MAX_BYTES } from '../support/fake-webhooks.ts';
-import { eventually } from '../support/harness.ts';
+import { eventually, memoryPglite } from '../support/harness.ts';
 
 const silent = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -54,7 +54,7 @@ describe('the outbox, for every destination kind', () => {
   let n = 0;
 
   before(async () => {
-    db = await PgliteDb.open('memory');
+    db = await memoryPglite();
     await migrate(db, 'chronops', migrationModules);
     store = new ChatStore(db, 'chronops');
     await Promise.all(Object.values(fakes).map((f) => f.start()));

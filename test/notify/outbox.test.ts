@@ -9,9 +9,9 @@ import { migrationModules } from '../../src/hosts/modules.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
 import { OutboxSender } from '../../src/notify/outbox.ts';
 import { migrate } from '../../src/store/migrations.ts';
-import { PgliteDb } from '../../src/store/pglite-db.ts';
+import type { PgliteDb } from '../../src/store/pglite-db.ts';
 import { FakeSlack } from '../support/fake-slack.ts';
-import { eventually } from '../support/harness.ts';
+import { eventually, memoryPglite } from '../support/harness.ts';
 import { BOT_TOKEN } from '../support/slack.ts';
 
 const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -26,7 +26,7 @@ describe('OutboxSender with the Slack transport', () => {
 
   before(async () => {
     fake = await new FakeSlack().start();
-    db = await PgliteDb.open('memory');
+    db = await memoryPglite();
     await migrate(db, 'chronops', migrationModules);
     store = new ChatStore(db, 'chronops');
     transport = new SlackTransport({ token: BOT_TOKEN, apiUrl: fake.url, logger, readRetries: 0 });

@@ -12,6 +12,7 @@ import { createLogger } from '../../src/kernel/logger.ts';
 import type { Db } from '../../src/store/db.ts';
 import { PgliteDb } from '../../src/store/pglite-db.ts';
 import { PostgresDb } from '../../src/store/postgres-db.ts';
+import { newDatabaseDump } from './pglite-template.ts';
 
 export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -110,7 +111,7 @@ export async function memoryPglite(): Promise<PgliteDb> {
     lent.add(idle);
     return idle;
   }
-  const db = await PgliteDb.open('memory');
+  const db = await PgliteDb.open('memory', { template: newDatabaseDump() });
   lent.add(db);
   const schemas = (await db.query<{ nspname: string }>('SELECT nspname FROM pg_namespace')).map(
     (r) => r.nspname,

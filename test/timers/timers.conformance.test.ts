@@ -6,12 +6,12 @@ import type { PgBoss } from 'pg-boss';
 import { createLogger } from '../../src/kernel/logger.ts';
 import type { Db } from '../../src/store/db.ts';
 import { migrate } from '../../src/store/migrations.ts';
-import { PgliteDb } from '../../src/store/pglite-db.ts';
+import type { PgliteDb } from '../../src/store/pglite-db.ts';
 import { startBoss } from '../../src/timers/boss.ts';
 import { timersMigrations } from '../../src/timers/migrations.ts';
 import type { FiredTimer, TimerHandler } from '../../src/timers/port.ts';
 import { Timers, type TimersOptions } from '../../src/timers/timers.ts';
-import { backends, eventually, freshSchema } from '../support/harness.ts';
+import { backends, eventually, freshSchema, memoryPglite } from '../support/harness.ts';
 
 interface Node {
   timers: Timers;
@@ -56,7 +56,7 @@ for (const backend of backends) {
     });
     async function open(): Promise<Awaited<ReturnType<typeof backend.open>>> {
       if (backend.name !== 'pglite') return backend.open();
-      shared ??= await PgliteDb.open('memory');
+      shared ??= await memoryPglite();
       const db = shared;
       const schema = freshSchema();
       return {

@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { Store } from '../../../src/capabilities/capacity/store.ts';
 import { migrationModules } from '../../../src/hosts/modules.ts';
 import { migrate } from '../../../src/store/migrations.ts';
-import { PgliteDb } from '../../../src/store/pglite-db.ts';
+import type { PgliteDb } from '../../../src/store/pglite-db.ts';
+import { memoryPglite } from '../../support/harness.ts';
 
 describe('Store.cancelWindow', () => {
   let db: PgliteDb;
@@ -14,7 +15,7 @@ describe('Store.cancelWindow', () => {
   const audit = { actor: 'tester', source: 'test', action: 'window.cancel', outcome: 'ok' };
 
   before(async () => {
-    db = await PgliteDb.open('memory');
+    db = await memoryPglite();
     await migrate(db, 'chronops', migrationModules);
     store = new Store(db, 'chronops');
   });

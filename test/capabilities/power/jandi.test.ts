@@ -10,9 +10,9 @@ import type { PowerCapability } from '../../../src/capabilities/power/capability
 import { type Chronops, startChronops } from '../../../src/hosts/server.ts';
 import { parseConfig } from '../../../src/kernel/config.ts';
 import { createLogger } from '../../../src/kernel/logger.ts';
-import { PgliteDb } from '../../../src/store/pglite-db.ts';
+import type { PgliteDb } from '../../../src/store/pglite-db.ts';
 import { FakeWebhook } from '../../support/fake-webhooks.ts';
-import { eventually } from '../../support/harness.ts';
+import { eventually, memoryPglite } from '../../support/harness.ts';
 
 const TOKEN = 'jandi-room-token-0123456789';
 const I1 = 'i-00000000000000001';
@@ -69,7 +69,7 @@ describe('power commands from JANDI (real HTTP)', () => {
     );
     const ec2 = { state: 'stopped' as const, startSeconds: 0.3, stopSeconds: 0.3 };
     simulator = new AwsSimulator({ ec2: { [I1]: ec2, [I2]: ec2 } });
-    db = await PgliteDb.open('memory');
+    db = await memoryPglite();
     chronops = await startChronops(config, {
       db,
       schema: 'chronops',

@@ -19,9 +19,10 @@ import { MAX_FAILURES, type PowerCheck, PowerService } from '../../../src/capabi
 import { PowerStore } from '../../../src/capabilities/power/store.ts';
 import { createLogger } from '../../../src/kernel/logger.ts';
 import { migrate } from '../../../src/store/migrations.ts';
-import { PgliteDb } from '../../../src/store/pglite-db.ts';
+import type { PgliteDb } from '../../../src/store/pglite-db.ts';
 import { timersMigrations } from '../../../src/timers/migrations.ts';
 import type { FiredTimer, TimerRunContext, TimerScheduler, TimerSpec } from '../../../src/timers/port.ts';
+import { memoryPglite } from '../../support/harness.ts';
 
 const REGION = 'ap-northeast-2';
 const I1 = 'i-00000000000000001';
@@ -72,7 +73,7 @@ describe('power service (controlled clock)', () => {
   };
 
   before(async () => {
-    db = await PgliteDb.open('memory');
+    db = await memoryPglite();
     await migrate(db, 'chronops', [timersMigrations, powerMigrations]);
   });
   after(async () => {

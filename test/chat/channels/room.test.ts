@@ -16,9 +16,9 @@ import { createLogger } from '../../../src/kernel/logger.ts';
 import { DESTINATION_DEFAULTS, type Destination } from '../../../src/notify/config.ts';
 import { OutboxSender } from '../../../src/notify/outbox.ts';
 import { migrate } from '../../../src/store/migrations.ts';
-import { PgliteDb } from '../../../src/store/pglite-db.ts';
+import type { PgliteDb } from '../../../src/store/pglite-db.ts';
 import { FakeWebhook } from '../../support/fake-webhooks.ts';
-import { eventually } from '../../support/harness.ts';
+import { eventually, memoryPglite } from '../../support/harness.ts';
 
 const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -103,7 +103,7 @@ describe('chat channels that answer in the HTTP response (JANDI, Teams)', () => 
   }
 
   before(async () => {
-    db = await PgliteDb.open('memory');
+    db = await memoryPglite();
     await migrate(db, 'chronops', migrationModules);
     store = new ChatStore(db, 'chronops');
     await Promise.all([jandiHook.start(), teamsHook.start()]);
