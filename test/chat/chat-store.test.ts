@@ -7,7 +7,7 @@ import { InboxStore } from '../../src/gateway/inbox-store.ts';
 import { migrationModules } from '../../src/hosts/modules.ts';
 import { migrate } from '../../src/store/migrations.ts';
 import type { PgliteDb } from '../../src/store/pglite-db.ts';
-import { memoryPglite } from '../support/harness.ts';
+import { memoryPglite } from '../support/pglite.ts';
 
 describe('ChatStore.prune', () => {
   let db: PgliteDb;

@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { InboxStore } from '../../src/gateway/inbox-store.ts';
 import { migrationModules } from '../../src/hosts/modules.ts';
 import { migrate } from '../../src/store/migrations.ts';
-import { type Backend, backends, memoryPglite } from '../support/harness.ts';
+import { type Backend, backends } from '../support/harness.ts';
+import { memoryPglite } from '../support/pglite.ts';
 
 for (const backend of backends)
   describe(`InboxStore.accept: ${backend.name}`, () => {

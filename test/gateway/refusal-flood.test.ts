@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { startChronops } from '../../src/hosts/server.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
 import { FakeSlack } from '../support/fake-slack.ts';
-import { memoryPglite } from '../support/harness.ts';
+import { memoryPglite } from '../support/pglite.ts';
 import { deliver, mentionBody, slackConfig, uniqueId } from '../support/slack.ts';
 
 describe('refused webhooks, aggregated in the log', () => {

@@ -12,7 +12,8 @@ import { createLogger } from '../../src/kernel/logger.ts';
 import { Metrics } from '../../src/kernel/metrics.ts';
 import { migrate } from '../../src/store/migrations.ts';
 import type { PgliteDb } from '../../src/store/pglite-db.ts';
-import { eventually, memoryPglite } from '../support/harness.ts';
+import { eventually } from '../support/harness.ts';
+import { memoryPglite } from '../support/pglite.ts';
 import { githubHeaders, JANDI_TOKENS, jandiMessage, WEBHOOK_ENV } from '../support/webhooks.ts';
 
 describe('the gateway worker', () => {

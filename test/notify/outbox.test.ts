@@ -11,7 +11,8 @@ import { OutboxSender } from '../../src/notify/outbox.ts';
 import { migrate } from '../../src/store/migrations.ts';
 import type { PgliteDb } from '../../src/store/pglite-db.ts';
 import { FakeSlack } from '../support/fake-slack.ts';
-import { eventually, memoryPglite } from '../support/harness.ts';
+import { eventually } from '../support/harness.ts';
+import { memoryPglite } from '../support/pglite.ts';
 import { BOT_TOKEN } from '../support/slack.ts';
 
 const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

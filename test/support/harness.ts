@@ -10,9 +10,8 @@ import { type Chronops, type ChronopsOptions, startChronops } from '../../src/ho
 import { type Config, parseConfig } from '../../src/kernel/config.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
 import type { Db } from '../../src/store/db.ts';
-import { PgliteDb } from '../../src/store/pglite-db.ts';
 import { PostgresDb } from '../../src/store/postgres-db.ts';
-import { newDatabaseDump } from './pglite-template.ts';
+import { memoryPglite, releasePglite } from './pglite.ts';
 
 export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -85,64 +84,6 @@ export const backends: Backend[] = [
     },
   },
 ];
-
-// Starting an in-memory PGlite costs seconds (its WebAssembly, then initdb: 5–15 s on a loaded 2-core machine),
-// migrating it a fraction of a second. So a test file keeps the ones its tests have finished with: dropped back to
-// the state of a just-opened database (every schema it did not have removed), checked to be exactly that (the same
-// catalogue counts, no channel listened to), and handed to the next test; one that is not is closed instead. A
-// database is never shared by two tests (or two servers of one test) at the same time.
-interface Pristine {
-  schemas: string[];
-  fingerprint: string;
-}
-const idlePglite: PgliteDb[] = [];
-const pristineOf = new WeakMap<PgliteDb, Pristine>();
-const lent = new WeakSet<PgliteDb>();
-
-const FINGERPRINT_SQL = `SELECT concat_ws(',',
-    (SELECT count(*) FROM pg_namespace), (SELECT count(*) FROM pg_class), (SELECT count(*) FROM pg_proc),
-    (SELECT count(*) FROM pg_type), (SELECT count(*) FROM pg_event_trigger), (SELECT count(*) FROM pg_extension),
-    (SELECT count(*) FROM pg_prepared_xacts), (SELECT count(*) FROM pg_listening_channels())) AS f`;
-
-/** An in-memory PGlite in the state of a just-opened one: a finished test's, reset, or a new one. */
-export async function memoryPglite(): Promise<PgliteDb> {
-  const idle = idlePglite.pop();
-  if (idle) {
-    lent.add(idle);
-    return idle;
-  }
-  const db = await PgliteDb.open('memory', { template: newDatabaseDump() });
-  lent.add(db);
-  const schemas = (await db.query<{ nspname: string }>('SELECT nspname FROM pg_namespace')).map(
-    (r) => r.nspname,
-  );
-  const [{ f }] = (await db.query<{ f: string }>(FINGERPRINT_SQL)) as [{ f: string }];
-  pristineOf.set(db, { schemas, fingerprint: f });
-  return db;
-}
-
-/** Gives back a database from memoryPglite: reset for the next test if it can be made pristine, else closed. */
-export async function releasePglite(db: PgliteDb): Promise<void> {
-  if (!lent.delete(db)) return; // given back already
-  const pristine = pristineOf.get(db);
-  try {
-    if (pristine) {
-      const added = await db.query<{ nspname: string }>(
-        'SELECT nspname FROM pg_namespace WHERE NOT (nspname = ANY($1))',
-        [pristine.schemas],
-      );
-      for (const { nspname } of added) await db.query(`DROP SCHEMA "${nspname}" CASCADE`);
-      const [{ f }] = (await db.query<{ f: string }>(FINGERPRINT_SQL)) as [{ f: string }];
-      if (f === pristine.fingerprint) {
-        idlePglite.push(db);
-        return;
-      }
-    }
-  } catch {
-    // Not reusable (its thread failed, a statement was refused): closed below.
-  }
-  await db.close();
-}
 
 export function freshSchema(): string {
   return `ct_${randomBytes(5).toString('hex')}`;

@@ -11,7 +11,8 @@ import { startBoss } from '../../src/timers/boss.ts';
 import { timersMigrations } from '../../src/timers/migrations.ts';
 import type { FiredTimer, TimerHandler } from '../../src/timers/port.ts';
 import { Timers, type TimersOptions } from '../../src/timers/timers.ts';
-import { backends, eventually, freshSchema, memoryPglite } from '../support/harness.ts';
+import { backends, eventually, freshSchema } from '../support/harness.ts';
+import { memoryPglite } from '../support/pglite.ts';
 
 interface Node {
   timers: Timers;

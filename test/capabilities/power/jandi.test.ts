@@ -12,7 +12,8 @@ import { parseConfig } from '../../../src/kernel/config.ts';
 import { createLogger } from '../../../src/kernel/logger.ts';
 import type { PgliteDb } from '../../../src/store/pglite-db.ts';
 import { FakeWebhook } from '../../support/fake-webhooks.ts';
-import { eventually, memoryPglite } from '../../support/harness.ts';
+import { eventually } from '../../support/harness.ts';
+import { memoryPglite } from '../../support/pglite.ts';
 
 const TOKEN = 'jandi-room-token-0123456789';
 const I1 = 'i-00000000000000001';

@@ -22,7 +22,7 @@ import { migrate } from '../../../src/store/migrations.ts';
 import type { PgliteDb } from '../../../src/store/pglite-db.ts';
 import { timersMigrations } from '../../../src/timers/migrations.ts';
 import type { FiredTimer, TimerRunContext, TimerScheduler, TimerSpec } from '../../../src/timers/port.ts';
-import { memoryPglite } from '../../support/harness.ts';
+import { memoryPglite } from '../../support/pglite.ts';
 
 const REGION = 'ap-northeast-2';
 const I1 = 'i-00000000000000001';

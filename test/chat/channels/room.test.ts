@@ -18,7 +18,8 @@ import { OutboxSender } from '../../../src/notify/outbox.ts';
 import { migrate } from '../../../src/store/migrations.ts';
 import type { PgliteDb } from '../../../src/store/pglite-db.ts';
 import { FakeWebhook } from '../../support/fake-webhooks.ts';
-import { eventually, memoryPglite } from '../../support/harness.ts';
+import { eventually } from '../../support/harness.ts';
+import { memoryPglite } from '../../support/pglite.ts';
 
 const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
