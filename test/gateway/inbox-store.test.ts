@@ -177,7 +177,6 @@ for (const backend of backends)
 describe('the gateway migration', () => {
   it('makes the chat inbox every source’s, keeping what it held', async () => {
     // Prepare: a database with the chat inbox as it was, holding a Slack event and a command.
-    const { PgliteDb } = await import('../../src/store/pglite-db.ts');
     const { capacityMigrations } = await import('../../src/capabilities/capacity/migrations.ts');
     const { chatMigrations } = await import('../../src/chat/migrations.ts');
     const db = await memoryPglite();
