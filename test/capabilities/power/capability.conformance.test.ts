@@ -163,8 +163,17 @@ for (const backend of backends) {
       const firstDescribe = r.calls.filter((c) => c.command === 'DescribeInstances');
       assert.ok(firstDescribe.length >= 1);
       assert.equal((firstDescribe[0]!.input as Loose).InstanceIds.length, 3, 'one describe for the three');
-      // The ECS service is stopped the ECS way, its running values kept
-      await eventually(async () => (await service(r)).min === 0, 8000, 'ECS stopped');
+      // The ECS service is stopped the ECS way, its running values kept. Stopping is two calls (the scalable
+      // target's min to 0, then the desired count to 0): wait for the second, not the first (on a loaded machine the
+      // state between them was read here: desired 2).
+      await eventually(
+        async () => {
+          const s = await service(r);
+          return s.min === 0 && s.desired === 0;
+        },
+        8000,
+        'ECS stopped',
+      );
       assert.deepEqual(await service(r), { desired: 0, min: 0, max: 10 });
       assert.deepEqual(await power(r).store.values.get('web'), { desired: 2, min: 2, max: 10 });
     });
@@ -229,10 +238,17 @@ for (const backend of backends) {
     });
 
     it('a capacity window on a service office hours stopped: started with its kept values, raised, and stopped only after the scale-in', async () => {
-      // Prepare: office hours have the service stopped
+      // Prepare: office hours have the service stopped (both of its calls made)
       run = await runChronops(backend, { config: powerConfig(), spec: spec() });
       const r = run;
-      await eventually(async () => (await service(r)).min === 0, 8000, 'ECS stopped');
+      await eventually(
+        async () => {
+          const s = await service(r);
+          return s.min === 0 && s.desired === 0;
+        },
+        8000,
+        'ECS stopped',
+      );
       // Act: a 3 a.m. sale
       const created = await r.app.request('/api/windows', {
         method: 'POST',
