@@ -3,7 +3,7 @@
 // and every notify destination), and — when Slack is enabled — the handler of Slack deliveries (registered with
 // the gateway's worker) and the progress reporter.
 
-import { ProgressReporter } from '../capabilities/capacity/progress.ts';
+import { ProgressReporter, type ProgressSink } from '../capabilities/capacity/progress.ts';
 import type { CapacityService } from '../capabilities/capacity/service.ts';
 import type { Store } from '../capabilities/capacity/store.ts';
 import type { GatewayRuntime } from '../gateway/wiring.ts';
@@ -53,6 +53,11 @@ export interface Chat {
   store: ChatStore;
   /** The one outbox's sender: chat replies and every notify destination. */
   outbox: OutboxSender;
+  /**
+   * The capacity converger's reporter in chat threads (when Slack is on): the host hands it to the converger,
+   * which queues each step's messages in the transaction that records the step.
+   */
+  progress: ProgressSink | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -139,16 +144,18 @@ export function createChat(deps: ChatDeps): Chat {
         events: deps.events,
         store: chatStore,
         config,
-        getWindow: (id) => deps.service.get(id),
+        getWindow: (id, q) => deps.store.getWindow(id, q),
         platforms: ['slack'],
         logger,
         onQueued: () => outbox.notify(),
+        inTransaction: true,
       })
     : undefined;
   return {
     handler,
     store: chatStore,
     outbox,
+    progress,
     start: async () => {
       checkPermissions();
       // The embedded database's lock proves no other process holds a claim: those left are a dead process's.

@@ -8,12 +8,19 @@
 //     after-call:<Command>:<n>   right after its n-th successful <Command> (e.g. after-call:CreateDBInstance:1)
 //     before-record:<n>          before recording its n-th execution outcome
 //     following-reader:<n>       at its n-th look at a new reader
+//     after-commit:<event>:<n>   when it is about to emit its n-th <event> (transition.done, reader.available):
+//                                the record is committed, nothing after the commit has run (the moment a
+//                                report made after the commit would be lost)
 //   A marker file (CHRONOPS_TEST_KILL_MARK) is written first, so only one process of a test is killed (a
 //   benchmark removes it to arm the next kill; CHRONOPS_TEST_KILL_REARM=1 lets a point fire again).
+// - A pause (CHRONOPS_TEST_PAUSE_AT=after-call:<Command>:<n>): the first process of a test to get there writes
+//   CHRONOPS_TEST_PAUSE_MARK (its pid) and its converge waits there a minute — a slow AWS call, for a test to
+//   stop that server (SIGTERM) while its converge is under way.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { AwsSimulator } from '../../src/aws/simulator.ts';
 import { CapacityConverger } from '../../src/capabilities/capacity/converge.ts';
 import { Store } from '../../src/capabilities/capacity/store.ts';
+import { EventBus } from '../../src/kernel/events.ts';
 
 const journal = process.env.CHRONOPS_TEST_AWS_JOURNAL;
 const killAt = process.env.CHRONOPS_TEST_KILL_AT ?? '';
@@ -22,6 +29,14 @@ const [point, arg1, arg2] = killAt.split(':');
 const counts = new Map<string, number>();
 
 const rearm = process.env.CHRONOPS_TEST_KILL_REARM === '1';
+const [pausePoint, pause1, pause2] = (process.env.CHRONOPS_TEST_PAUSE_AT ?? '').split(':');
+const pauseMark = process.env.CHRONOPS_TEST_PAUSE_MARK;
+
+async function pauseHere(): Promise<void> {
+  if (!pauseMark || existsSync(pauseMark)) return;
+  writeFileSync(pauseMark, `${process.pid} ${Date.now()}\n`);
+  await new Promise((resolve) => setTimeout(resolve, 60_000).unref());
+}
 
 /** The n-th time here; with CHRONOPS_TEST_KILL_REARM=1, every time from the n-th on (the mark decides). */
 function reached(what: string, n: number): boolean {
@@ -95,6 +110,9 @@ if (journal) {
     if (point === 'after-call' && command === arg1 && reached(`call:${command}`, Number(arg2))) {
       die(killAt);
     }
+    if (pausePoint === 'after-call' && command === pause1 && reached(`pause:${command}`, Number(pause2))) {
+      await pauseHere();
+    }
     return output;
   };
 }
@@ -113,4 +131,12 @@ if (point === 'following-reader') {
     if (reached('reader', Number(arg1))) die(killAt);
     return original.call(this, job, ctx);
   };
+}
+
+if (point === 'after-commit') {
+  const original = EventBus.prototype.emit;
+  EventBus.prototype.emit = function (this: EventBus, name, payload) {
+    if (name === arg1 && reached(`event:${name}`, Number(arg2))) die(killAt);
+    return original.call(this, name, payload);
+  } as typeof original;
 }

@@ -19,6 +19,7 @@ import {
 import type { ActionContext, CapacityAction, ReaderWatcher } from './actions/port.ts';
 import type { AuroraResource, ConvergeOutcome, EcsResource, Resource, Target, Transition } from './model.ts';
 import { targetAt } from './plan.ts';
+import type { ProgressReport, ProgressSink } from './progress.ts';
 import {
   type AuditEntry,
   cloudCallAudit,
@@ -76,11 +77,21 @@ export class CapacityConverger {
   private readonly now: () => Date;
   /** Office-hours power, when the host runs it. */
   power: PowerFirst | undefined;
+  /**
+   * The chat threads' reporter, when the host runs one: each step's messages are queued in the transaction that
+   * records the step, so that they reach the thread exactly once whatever moment the process dies at.
+   */
+  progress: ProgressSink | undefined;
   /** Audit records of the cloud calls of executions under way, written with the execution's end. */
   private readonly pendingCalls = new Map<string, AuditEntry[]>();
   /** Outcomes of executions finishing together share one commit: the disk flush per commit is the limit. */
   private readonly outcomes: GroupCommit<
-    { e: ExecutionRecord; result: ExecutionResult; alsoInTx?: (tx: DbTx) => Promise<boolean> },
+    {
+      e: ExecutionRecord;
+      result: ExecutionResult;
+      alsoInTx?: (tx: DbTx) => Promise<boolean>;
+      thenInTx?: (tx: DbTx, recorded: RecordedExecution) => Promise<void>;
+    },
     RecordedExecution
   >;
 
@@ -98,9 +109,14 @@ export class CapacityConverger {
       retry: { limit: 5, delaySeconds: 5, backoff: true, maxDelaySeconds: 120 },
       onFire: async (tx, timers) => {
         const { fired, missed } = await this.o.store.fireTransitions(tx, timers, this.o.node, this.o.graceMs);
+        await this.report(
+          missed.map((t) => ({ event: 'transition.missed', payload: { transition: t } })),
+          tx,
+        );
         return {
           skip: missed.map((t) => t.id),
           afterCommit: () => {
+            if (missed.length > 0) this.progress?.wake();
             for (const t of [...fired, ...missed]) this.o.metrics.lateness.observe(t.latenessMs / 1000);
             for (const t of missed) {
               this.o.metrics.transitions.inc({ kind: t.kind, outcome: 'missed' });
@@ -165,8 +181,11 @@ export class CapacityConverger {
         e: record,
         result: { status: 'failed', target: null, error, final: true },
         alsoInTx: (tx) => settled(ctx, tx),
+        thenInTx: (tx) =>
+          this.report([{ event: 'transition.failed', payload: { transition, error, willRetry: false } }], tx),
       });
       if (recorded.lost) return;
+      this.progress?.wake();
       for (const t of recorded.finished) metrics.transitions.inc({ kind: t.kind, outcome: 'failed' });
       events.emit('transition.failed', { transition, error, willRetry: false });
       return;
@@ -175,10 +194,15 @@ export class CapacityConverger {
     if (target !== null && this.power && (await this.waitForPower(resource.name, transition, dryRun, ctx))) {
       return;
     }
-    events.emit('transition.started', { transition, target, executionId });
+    // Reported before any AWS call (a run resumed after a crash reports it again: the same key, one message).
+    const started = { transition, target, executionId };
+    await this.report([{ event: 'transition.started', payload: started }]).catch((error) =>
+      logger.error({ err: error, transition: transition.id }, 'chat progress: could not queue a report'),
+    );
+    events.emit('transition.started', started);
     const actionCtx: ActionContext = { executionId, transitionId: transition.id, dryRun };
     this.pendingCalls.set(executionId, record.calls);
-    const started = performance.now();
+    const begunAt = performance.now();
     let outcome: ConvergeOutcome;
     try {
       outcome = await this.converge(resource, target, actionCtx);
@@ -193,7 +217,18 @@ export class CapacityConverger {
           error: message,
           final: !ctx.willRetry,
         },
+        thenInTx: (tx) =>
+          this.report(
+            [
+              {
+                event: 'transition.failed',
+                payload: { transition, error: message, willRetry: ctx.willRetry },
+              },
+            ],
+            tx,
+          ),
       });
+      this.progress?.wake();
       metrics.transitions.inc({ kind: transition.kind, outcome: 'failed' });
       metrics.actions.inc({ kind: resource.kind, outcome: 'failed', dry_run: String(dryRun) });
       logger.error(
@@ -204,7 +239,7 @@ export class CapacityConverger {
       throw error;
     }
     this.pendingCalls.delete(executionId);
-    const durationMs = performance.now() - started;
+    const durationMs = performance.now() - begunAt;
     const toFollow = dryRun ? [] : [...(outcome.createdReaders ?? []), ...(outcome.pendingReaders ?? [])];
     const recorded = await this.outcomes.submit({
       e: record,
@@ -222,6 +257,15 @@ export class CapacityConverger {
         if (toFollow.length > 0) await this.followNewReaders(tx, resource, transition, target, toFollow);
         return true;
       },
+      // The thread's "done" commits with the record: once, however many transitions the converge covered.
+      thenInTx: (tx, { finished }) =>
+        this.report(
+          finished.map((t) => ({
+            event: 'transition.done',
+            payload: { transition: t, target, executionId, outcome, durationMs },
+          })),
+          tx,
+        ),
     });
     if (recorded.lost) {
       logger.warn(
@@ -230,6 +274,7 @@ export class CapacityConverger {
       );
       return;
     }
+    this.progress?.wake();
     const { finished, remaining } = recorded;
     // Left over: transitions of the other dry-run mode. One more run, after this one (the key is free now).
     if (remaining > 0) {
@@ -293,6 +338,11 @@ export class CapacityConverger {
     });
   }
 
+  /** Queues the thread's messages of `reports` (inside `tx`: they commit with the record they report). */
+  private async report(reports: ProgressReport[], tx?: DbTx): Promise<void> {
+    if (reports.length > 0 && this.progress) await this.progress.queue(reports, tx);
+  }
+
   private converge(resource: Resource, target: Target | null, ctx: ActionContext) {
     return resource.kind === 'ecs'
       ? this.o.actions.ecs.converge(resource, target, ctx)
@@ -349,8 +399,9 @@ export class CapacityConverger {
       await ctx.settle(tx);
       if (state === 'available') {
         const updated = await store.updateReader(job.instanceId, 'available', true, tx);
+        const timeToReadyMs = updated.availableAt!.getTime() - updated.requestedAt.getTime();
+        await this.report([{ event: 'reader.available', payload: { reader: updated, timeToReadyMs } }], tx);
         return () => {
-          const timeToReadyMs = updated.availableAt!.getTime() - updated.requestedAt.getTime();
           metrics.readerReadySeconds.observe(timeToReadyMs / 1000);
           this.o.logger.info(
             { reader: job.instanceId, timeToReady: formatDuration(timeToReadyMs) },
@@ -363,11 +414,12 @@ export class CapacityConverger {
         const elapsedMs = this.now().getTime() - reader.requestedAt.getTime();
         if (elapsedMs > this.o.readers.timeoutMinutes * 60_000) {
           const updated = await store.updateReader(job.instanceId, 'timed-out', false, tx);
-          return () =>
-            events.emit('reader.failed', {
-              reader: updated,
-              reason: `still not available after ${formatDuration(elapsedMs)}; chronops stopped watching it`,
-            });
+          const failed = {
+            reader: updated,
+            reason: `still not available after ${formatDuration(elapsedMs)}; chronops stopped watching it`,
+          };
+          await this.report([{ event: 'reader.failed', payload: failed }], tx);
+          return () => events.emit('reader.failed', failed);
         }
         const updated = await store.updateReader(job.instanceId, 'creating', false, tx);
         await this.o.timers.schedule(
@@ -385,13 +437,17 @@ export class CapacityConverger {
         return undefined;
       }
       const updated = await store.updateReader(job.instanceId, state, false, tx);
-      return () =>
-        events.emit('reader.failed', {
-          reader: updated,
-          reason: state === 'gone' ? 'the instance no longer exists' : 'the instance failed',
-        });
+      const failed = {
+        reader: updated,
+        reason: state === 'gone' ? 'the instance no longer exists' : 'the instance failed',
+      };
+      await this.report([{ event: 'reader.failed', payload: failed }], tx);
+      return () => events.emit('reader.failed', failed);
     });
-    report?.();
+    if (report) {
+      this.progress?.wake();
+      report();
+    }
   }
 }
 

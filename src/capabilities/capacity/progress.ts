@@ -2,11 +2,18 @@
 // failed, each new replica available after its time-to-ready, and the plan message updated once the window is
 // cancelled (whoever cancelled it: the button, `delete`, the API, the page). Messages are queued in the outbox
 // with keys derived from what happened, so a second report of the same thing posts nothing.
+//
+// Exactly once: the converger hands its reports to `queue` inside the transaction that records what they report
+// (the execution, the reader's state), so a process killed right after that commit has queued them already, and
+// one killed before it has recorded nothing (the run is resumed and reports then). Without `inTransaction` (the
+// page's console, tests) the reporter hears the same things as events, after the commit.
 
 import type { ChatStore, OutboxMessage } from '../../chat/chat-store.ts';
 import type { Config } from '../../kernel/config.ts';
+import { NotFoundError } from '../../kernel/errors.ts';
 import type { ChronopsEvents, EventBus } from '../../kernel/events.ts';
 import type { Logger } from '../../kernel/logger.ts';
+import type { Queryable } from '../../timers/port.ts';
 import type { CapacityWindow } from './model.ts';
 import {
   chatOriginOf,
@@ -20,15 +27,45 @@ import {
   startedText,
 } from './render.ts';
 
+const REPORTED = [
+  'transition.started',
+  'transition.done',
+  'transition.failed',
+  'transition.missed',
+  'reader.available',
+  'reader.failed',
+] as const;
+type ReportedEvent = (typeof REPORTED)[number];
+
+/** One thing a converge (or a reader's follow-up) reports in its window's thread. */
+export type ProgressReport = {
+  [K in ReportedEvent]: { event: K; payload: ChronopsEvents[K] };
+}[ReportedEvent];
+
+/**
+ * Where the converger queues its reports: `queue` with the transaction that records what they report (the
+ * messages then exist if and only if the record does), `wake` after that commit (the outbox looks at once).
+ */
+export interface ProgressSink {
+  queue(reports: ProgressReport[], tx?: Queryable): Promise<void>;
+  wake(): void;
+}
+
 export interface ProgressReporterOptions {
   events: EventBus;
-  store: ChatStore;
+  store: Pick<ChatStore, 'enqueue'>;
   config: Config;
-  getWindow: (id: string) => Promise<CapacityWindow>;
+  /** The window, read with `q` when given (inside the reporting transaction). */
+  getWindow: (id: string, q?: Queryable) => Promise<CapacityWindow>;
   /** Platforms whose windows are reported here (those with a transport). */
   platforms: string[];
   logger: Logger;
   onQueued?: () => void;
+  /**
+   * The converger calls `queue` in its own transactions (it is the converger's ProgressSink): only the cancel
+   * is heard as an event. Otherwise every report is heard as an event, after the commit.
+   */
+  inTransaction?: boolean;
 }
 
 /** A short stable digest for keys (the same error reported twice is one message). */
@@ -38,7 +75,7 @@ function digest(text: string): string {
   return (h >>> 0).toString(36);
 }
 
-export class ProgressReporter {
+export class ProgressReporter implements ProgressSink {
   private readonly o: ProgressReporterOptions;
   private readonly unsubscribe: Array<() => void> = [];
   private readonly pending = new Set<Promise<void>>();
@@ -48,49 +85,14 @@ export class ProgressReporter {
   }
 
   start(): void {
-    const { events, config } = this.o;
-    const resource = (name: string) => config.resources[name];
-    const locale = config.locale;
-    this.on(events, 'transition.started', (e) => ({
-      windowId: e.transition.windowId,
-      key: `progress:${e.transition.id}:started`,
-      text: startedText(e.transition, resource(e.transition.resource), e.target, locale),
-    }));
-    // One converge may finish several transitions of a window (covered: its start retried after a crash and its
-    // end, or a burst): one message per window and execution, from the transition it was recorded against.
-    this.on(events, 'transition.done', (e) => ({
-      windowId: e.transition.windowId,
-      key: `progress:${e.executionId}:${e.transition.windowId}:done`,
-      text: doneText(e.transition, resource(e.transition.resource), e.outcome, locale),
-    }));
-    this.on(events, 'transition.failed', (e) => ({
-      windowId: e.transition.windowId,
-      key: `progress:${e.transition.id}:failed:${digest(e.error)}`,
-      text: failedText(e.transition, resource(e.transition.resource), e.error, e.willRetry, locale),
-    }));
-    this.on(events, 'transition.missed', (e) => ({
-      windowId: e.transition.windowId,
-      key: `progress:${e.transition.id}:missed`,
-      text: missedText(e.transition, resource(e.transition.resource), locale),
-    }));
-    this.on(events, 'reader.available', (e) =>
-      e.reader.windowId
-        ? {
-            windowId: e.reader.windowId,
-            key: `progress:reader:${e.reader.instanceId}:available`,
-            text: readerAvailableText(e.reader, e.timeToReadyMs, locale),
-          }
-        : undefined,
-    );
-    this.on(events, 'reader.failed', (e) =>
-      e.reader.windowId
-        ? {
-            windowId: e.reader.windowId,
-            key: `progress:reader:${e.reader.instanceId}:failed`,
-            text: readerFailedText(e.reader, e.reason),
-          }
-        : undefined,
-    );
+    const { events } = this.o;
+    if (!this.o.inTransaction) {
+      for (const event of REPORTED) {
+        this.unsubscribe.push(
+          events.on(event, (payload) => this.track(this.queue([{ event, payload } as ProgressReport]))),
+        );
+      }
+    }
     this.unsubscribe.push(
       events.on('window.cancelled', (e) => this.track(this.cancelled(e.window, e.actor))),
     );
@@ -102,17 +104,121 @@ export class ProgressReporter {
     await Promise.allSettled([...this.pending]);
   }
 
-  private on<K extends keyof ChronopsEvents>(
-    events: EventBus,
-    name: K,
-    message: (payload: ChronopsEvents[K]) => { windowId: string; key: string; text: string } | undefined,
-  ): void {
-    this.unsubscribe.push(
-      events.on(name, (payload) => {
-        const m = message(payload);
-        if (m) this.track(this.progress(m.windowId, m.key, m.text));
-      }),
-    );
+  /**
+   * Queues the thread messages of `reports` (those of windows made in a chat of these platforms); with `tx`,
+   * inside it. A report that cannot be rendered is logged and left out; a database error is thrown (with `tx`,
+   * the caller's record then rolls back with it, and is tried again).
+   */
+  async queue(reports: ProgressReport[], tx?: Queryable): Promise<void> {
+    const wanted: Array<{ windowId: string; key: string; text: string }> = [];
+    for (const report of reports) {
+      try {
+        const m = this.describe(report);
+        if (m) wanted.push(m);
+      } catch (error) {
+        this.o.logger.error({ err: error, event: report.event }, 'chat progress: could not render a report');
+      }
+    }
+    if (wanted.length === 0) return;
+    const windows = new Map<string, CapacityWindow | null>();
+    for (const id of new Set(wanted.map((m) => m.windowId))) {
+      windows.set(
+        id,
+        await this.o.getWindow(id, tx).catch((error) => {
+          if (error instanceof NotFoundError) return null;
+          throw error;
+        }),
+      );
+    }
+    const messages: OutboxMessage[] = [];
+    for (const m of wanted) {
+      const window = windows.get(m.windowId);
+      const origin = window ? chatOriginOf(window) : undefined;
+      if (!origin || !this.o.platforms.includes(origin.platform)) continue;
+      messages.push({
+        key: m.key,
+        platform: origin.platform,
+        op: 'post',
+        role: 'progress',
+        channel: origin.channel,
+        threadTs: origin.threadTs ?? null,
+        windowId: m.windowId,
+        afterKey: origin.eventKey,
+        text: m.text,
+      });
+    }
+    if (messages.length === 0) return;
+    await this.o.store.enqueue(messages, tx);
+    // Inside a transaction the messages are not visible yet: the caller wakes the outbox after its commit.
+    if (!tx) this.o.onQueued?.();
+  }
+
+  /** After a commit that queued reports: the outbox looks now. */
+  wake(): void {
+    this.o.onQueued?.();
+  }
+
+  /** The message of one report (its key says what happened: the same thing reported twice is one message). */
+  private describe(r: ProgressReport): { windowId: string; key: string; text: string } | undefined {
+    const { config } = this.o;
+    const resource = (name: string) => config.resources[name];
+    const locale = config.locale;
+    switch (r.event) {
+      case 'transition.started': {
+        const e = r.payload;
+        return {
+          windowId: e.transition.windowId,
+          key: `progress:${e.transition.id}:started`,
+          text: startedText(e.transition, resource(e.transition.resource), e.target, locale),
+        };
+      }
+      // One converge may finish several transitions of a window (covered: its start retried after a crash and
+      // its end, or a burst): one message per window and execution, from the transition it was recorded against.
+      case 'transition.done': {
+        const e = r.payload;
+        return {
+          windowId: e.transition.windowId,
+          key: `progress:${e.executionId}:${e.transition.windowId}:done`,
+          text: doneText(e.transition, resource(e.transition.resource), e.outcome, locale),
+        };
+      }
+      case 'transition.failed': {
+        const e = r.payload;
+        return {
+          windowId: e.transition.windowId,
+          key: `progress:${e.transition.id}:failed:${digest(e.error)}`,
+          text: failedText(e.transition, resource(e.transition.resource), e.error, e.willRetry, locale),
+        };
+      }
+      case 'transition.missed': {
+        const e = r.payload;
+        return {
+          windowId: e.transition.windowId,
+          key: `progress:${e.transition.id}:missed`,
+          text: missedText(e.transition, resource(e.transition.resource), locale),
+        };
+      }
+      case 'reader.available': {
+        const e = r.payload;
+        return e.reader.windowId
+          ? {
+              windowId: e.reader.windowId,
+              key: `progress:reader:${e.reader.instanceId}:available`,
+              text: readerAvailableText(e.reader, e.timeToReadyMs, locale),
+            }
+          : undefined;
+      }
+      case 'reader.failed': {
+        const e = r.payload;
+        return e.reader.windowId
+          ? {
+              windowId: e.reader.windowId,
+              key: `progress:reader:${e.reader.instanceId}:failed`,
+              text: readerFailedText(e.reader, e.reason),
+            }
+          : undefined;
+      }
+    }
   }
 
   private track(p: Promise<void>): void {
@@ -120,25 +226,6 @@ export class ProgressReporter {
       .catch((error) => this.o.logger.error({ err: error }, 'chat progress: could not queue a report'))
       .finally(() => this.pending.delete(tracked));
     this.pending.add(tracked);
-  }
-
-  private async progress(windowId: string, key: string, text: string): Promise<void> {
-    const window = await this.o.getWindow(windowId);
-    const origin = chatOriginOf(window);
-    if (!origin || !this.o.platforms.includes(origin.platform)) return;
-    const message: OutboxMessage = {
-      key,
-      platform: origin.platform,
-      op: 'post',
-      role: 'progress',
-      channel: origin.channel,
-      threadTs: origin.threadTs ?? null,
-      windowId,
-      afterKey: origin.eventKey,
-      text,
-    };
-    await this.o.store.enqueue([message]);
-    this.o.onQueued?.();
   }
 
   private async cancelled(window: CapacityWindow, actor: string): Promise<void> {

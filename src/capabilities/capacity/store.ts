@@ -224,12 +224,11 @@ export class Store {
     return created;
   }
 
-  async getWindow(id: string): Promise<CapacityWindow> {
-    const rows = await this.db.query<WindowRow>(`SELECT ${windowCols} FROM ${this.s}.windows WHERE id = $1`, [
-      id,
-    ]);
+  /** A window; with `q`, read inside that transaction. */
+  async getWindow(id: string, q: Queryable = this.db): Promise<CapacityWindow> {
+    const rows = await q.query<WindowRow>(`SELECT ${windowCols} FROM ${this.s}.windows WHERE id = $1`, [id]);
     if (!rows[0]) throw new NotFoundError(`no window ${id}`);
-    const holds = await this.db.query<HoldRow>(
+    const holds = await q.query<HoldRow>(
       `SELECT window_id, resource, kind, amount, starts_at, ends_at FROM ${this.s}.holds WHERE window_id = $1 ORDER BY starts_at, resource`,
       [id],
     );
@@ -597,11 +596,16 @@ export class Store {
       result: ExecutionResult;
       /** Runs first; false: the work was taken over elsewhere, record nothing of this execution. */
       alsoInTx?: (tx: DbTx) => Promise<boolean>;
+      /**
+       * Runs after the record, in the same transaction, with what it finished: e.g. queue the thread's messages
+       * about it, which then exist if and only if the record does (reported exactly once).
+       */
+      thenInTx?: (tx: DbTx, recorded: RecordedExecution) => Promise<void>;
     }>,
   ): Promise<RecordedExecution[]> {
     return this.db.transaction(async (tx) => {
       const out: RecordedExecution[] = [];
-      for (const { e, result, alsoInTx } of items) {
+      for (const { e, result, alsoInTx, thenInTx } of items) {
         if (alsoInTx && !(await alsoInTx(tx))) {
           out.push({ finished: [], remaining: 0, lost: true });
           continue;
@@ -647,7 +651,13 @@ export class Store {
             coverAll,
           ],
         );
-        out.push({ finished: rows.map(toTransition), remaining: rows[0]?.remaining ?? 0, lost: false });
+        const recorded = {
+          finished: rows.map(toTransition),
+          remaining: rows[0]?.remaining ?? 0,
+          lost: false,
+        };
+        if (thenInTx) await thenInTx(tx, recorded);
+        out.push(recorded);
       }
       return out;
     });
