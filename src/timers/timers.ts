@@ -304,6 +304,38 @@ export class Timers implements TimerScheduler {
   }
 
   /**
+   * Jobs fetched but not begun (this server's lease ran out meanwhile) go back as new jobs of their keys, for any
+   * server; not a takeover (nothing of them ran), so the attempt count stays. Keys whose job is no longer one of
+   * these (taken over already) are left alone; the fetched jobs are cancelled either way.
+   */
+  private async handBack(jobs: JobWithMetadata<KeyJob>[]): Promise<number> {
+    const ids = jobs.map((j) => j.id);
+    const sent = await this.o.db.transaction(async (tx) => {
+      const moved = await tx.query<{ kind: string; key: string; job_id: string }>(
+        `UPDATE ${this.s}.timer_keys SET job_id = gen_random_uuid(), node = NULL, attempt = NULL, started_at = NULL,
+           claimed_at = clock_timestamp()
+         WHERE job_id = ANY($1::uuid[]) RETURNING kind, key, job_id`,
+        [ids],
+      );
+      await this.o.boss.cancel(TIMER_QUEUE, ids, { db: tx.bossDb });
+      if (moved.length > 0) {
+        await this.o.boss.insert(
+          TIMER_QUEUE,
+          moved.map((m) => ({
+            id: m.job_id,
+            data: { kind: m.kind, key: m.key } satisfies KeyJob,
+            ...this.jobOptions(m.kind),
+          })),
+          { db: tx.bossDb },
+        );
+      }
+      return moved.length;
+    });
+    if (sent > 0) this.workSignal.notify();
+    return sent;
+  }
+
+  /**
    * A row was added that falls due at `dueAt`: arm the timer for it if it is sooner than what the timer waits
    * for. No database round trip, so scheduling in bulk stays cheap.
    */
@@ -520,12 +552,27 @@ export class Timers implements TimerScheduler {
         await this.workSignal.wait(this.pollMs);
         continue;
       }
-      let begun: Map<string, { key: KeyRow; rows: TimerRow[] }>;
+      let begun: Map<string, { key: KeyRow; rows: TimerRow[] }> | null;
       try {
         begun = await this.begin(jobs);
       } catch (error) {
         this.o.logger.error({ err: error }, 'timers: could not begin jobs');
         for (const job of jobs) await this.o.boss.fail(TIMER_QUEUE, attemptOf(job)).catch(() => {});
+        continue;
+      }
+      if (begun === null) {
+        // This server's lease ran out while it fetched (its check above came just before): the others may have
+        // taken its keys over already — these very jobs may be the takeover's. Run none; hand them back as
+        // they are, and take nothing more until the lease is renewed.
+        this.leaseHeldUntil = 0;
+        const n = await this.handBack(jobs).catch((error) => {
+          this.o.logger.error({ err: error }, 'timers: could not hand back jobs fetched without a lease');
+          return 0;
+        });
+        this.o.logger.warn(
+          { jobs: jobs.length, handedBack: n },
+          'timers: lease ran out; jobs fetched handed back',
+        );
         continue;
       }
       for (const job of jobs) {
@@ -546,24 +593,44 @@ export class Timers implements TimerScheduler {
     }
   }
 
-  /** Marks the jobs' keys as run by this server and reads their fired rows, in one statement. */
+  /**
+   * Marks the jobs' keys as run by this server and reads their fired rows, in one statement — only while this
+   * server's lease holds in the database (not on the embedded database, where nobody takes over on a lease).
+   * Null when it does not: a server whose lease ran out between its own check and the fetch could otherwise
+   * begin the very job another server just sent for its keys, and run a key twice at once.
+   */
   private async begin(
     jobs: JobWithMetadata<KeyJob>[],
-  ): Promise<Map<string, { key: KeyRow; rows: TimerRow[] }>> {
-    const rows = await this.o.db.query<
-      KeyRow & { rows: Array<TimerRow & { due_at: string; fired_at: string }> }
+  ): Promise<Map<string, { key: KeyRow; rows: TimerRow[] }> | null> {
+    const found = await this.o.db.query<
+      { live: boolean } & (
+        | (KeyRow & { rows: Array<TimerRow & { due_at: string; fired_at: string }> })
+        | { job_id: null }
+      )
     >(
-      `WITH k AS (
+      `WITH lease AS (
+         SELECT $3 OR EXISTS (SELECT 1 FROM ${this.s}.nodes n
+                              WHERE n.node = $1 AND n.lease_until > clock_timestamp()) AS live),
+       k AS (
          UPDATE ${this.s}.timer_keys k SET node = $1, attempt = x.attempt, started_at = clock_timestamp()
          FROM jsonb_to_recordset($2::jsonb) AS x(job_id uuid, attempt integer)
-         WHERE k.job_id = x.job_id
+         WHERE k.job_id = x.job_id AND (SELECT live FROM lease)
          RETURNING k.kind, k.key, k.job_id, k.takeovers)
-       SELECT k.*, coalesce((
+       SELECT l.live, k.*, coalesce((
          SELECT jsonb_agg(jsonb_build_object('id', t.id, 'kind', t.kind, 'key', t.key, 'due_at', t.due_at,
                   'fired_at', t.fired_at, 'payload', t.payload, 'dedupe', t.dedupe) ORDER BY t.due_at, t.id)
          FROM ${this.s}.timers t WHERE t.kind = k.kind AND t.key = k.key AND t.status = 'fired'), '[]'::jsonb) AS rows
-       FROM k`,
-      [this.o.node, JSON.stringify(jobs.map((j) => ({ job_id: j.id, attempt: j.retryCount })))],
+       FROM lease l LEFT JOIN k ON true`,
+      [
+        this.o.node,
+        JSON.stringify(jobs.map((j) => ({ job_id: j.id, attempt: j.retryCount }))),
+        this.o.takeBackAtStart === true,
+      ],
+    );
+    if (found[0]?.live !== true) return null;
+    const rows = found.filter(
+      (r): r is typeof r & KeyRow & { rows: Array<TimerRow & { due_at: string; fired_at: string }> } =>
+        r.job_id !== null,
     );
     return new Map(
       rows.map((r) => [
