@@ -39,7 +39,19 @@ async function post(run: Running, path: string, body?: unknown) {
 }
 
 function mutatingCalls(run: Running) {
-  return run.calls.filter((c) => /^(Update|Register|Create|Delete)/.test(c.command));
+  return run.calls.filter((c) => !c.dryRun && /^(Update|Register|Create|Delete)/.test(c.command));
+}
+
+/** Resolves once every transition of the window is finished (its end included): the loop went past it. */
+async function finished(run: Running, windowId: string, timeoutMs: number): Promise<void> {
+  await eventually(
+    async () => {
+      const ts = await run.store.listTransitions({ windowId });
+      return ts.length > 0 && ts.every((t) => t.status !== 'pending' && t.status !== 'fired');
+    },
+    timeoutMs,
+    `the transitions of window ${windowId} finished`,
+  );
 }
 
 for (const backend of backends) {
@@ -156,15 +168,29 @@ for (const backend of backends) {
 
     it('cancel before the start: nothing happens on AWS', async () => {
       run = await runChronops(backend);
+      const timing = { mode: 'explicit', at: isoIn(1500), until: isoIn(3000) };
       const created = await post(run, '/api/windows', {
         ecs: [{ resource: 'web', amount: 8 }],
         aurora: [{ resource: 'shop-db', amount: 2 }],
-        timing: { mode: 'explicit', at: isoIn(1500), until: isoIn(3000) },
+        timing,
       });
+      // A dry-run window on the same resources at the same times: once both its transitions are done, the loop
+      // has gone past the cancelled window's times (it only records what it would do, so AWS stays untouched).
+      const witness = await post(run, '/api/windows', {
+        ecs: [{ resource: 'web', amount: 8 }],
+        aurora: [{ resource: 'shop-db', amount: 2 }],
+        timing,
+        dryRun: true,
+      });
+      assert.equal(witness.status, 201, JSON.stringify(witness.body));
       const cancelled = await post(run, `/api/windows/${created.body.window.id}/cancel`);
       assert.equal(cancelled.status, 200);
       assert.equal(cancelled.body.window.status, 'cancelled');
-      await new Promise((r) => setTimeout(r, 3500));
+      await finished(run, witness.body.window.id, 15_000);
+      assert.ok(
+        run.calls.some((c) => c.dryRun),
+        'the witness converged (dry-run)',
+      );
       assert.deepEqual(mutatingCalls(run), []);
       assert.deepEqual(await scalableTarget(run), { min: 2, max: 10 });
       const again = await post(run, `/api/windows/${created.body.window.id}/cancel`);
@@ -196,24 +222,26 @@ for (const backend of backends) {
 
     it('overlapping windows: the end of the first does not remove readers the second still needs', async () => {
       run = await runChronops(backend);
-      // Prepare: a [0.8 s, 2.5 s) and b [1.5 s, 4.5 s), both +2 readers
-      await post(run, '/api/windows', {
+      // Prepare: a [0.8 s, 2.5 s) and b [1.5 s, 60 s), both +2 readers
+      const first = await post(run, '/api/windows', {
         name: 'first',
         aurora: [{ resource: 'shop-db', amount: 2 }],
         timing: { mode: 'explicit', at: isoIn(800), until: isoIn(2500) },
       });
-      await post(run, '/api/windows', {
+      const second = await post(run, '/api/windows', {
         name: 'second',
         aurora: [{ resource: 'shop-db', amount: 2 }],
-        timing: { mode: 'explicit', at: isoIn(1500), until: isoIn(4500) },
+        timing: { mode: 'explicit', at: isoIn(1500), until: isoIn(60_000) },
       });
       await eventually(async () => (await readers(run)).length === 4, 8000, '2 extra readers');
       const during = await readers(run);
-      // Act: wait past the end of the first window
-      await new Promise((r) => setTimeout(r, 2500));
+      // Act: the first window's end is carried out
+      await finished(run, first.body.window.id, 10_000);
       // Assess: still the same two extra readers (none deleted, none created)
       assert.deepEqual(await readers(run), during);
       assert.equal(mutatingCalls(run).filter((c) => c.command === 'DeleteDBInstance').length, 0);
+      // Then without the second (cancelled: its end is not waited for) the readers go
+      assert.equal((await post(run, `/api/windows/${second.body.window.id}/cancel`)).status, 200);
       await eventually(
         async () => (await readers(run)).length === 2,
         8000,
