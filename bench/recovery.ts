@@ -48,6 +48,24 @@ function config(extra: Record<string, unknown> = {}) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * `promise`, or a failure after `ms`. The timer is cleared either way: a timer left pending kept the process
+ * alive (and then failed it with an unhandled rejection) a minute after the results were printed.
+ */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(what)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function stats(values: number[]) {
   const s = [...values].sort((a, b) => a - b);
   const median = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -99,7 +117,7 @@ async function pglite(): Promise<{ fromListening: number[]; fromRestart: number[
     for (let i = 0; i < KILLS; i++) {
       rmSync(mark, { force: true });
       const id = await window(server.url, services[i % services.length]!, 3 + i);
-      await Promise.race([server.exited, sleep(60_000).then(() => Promise.reject(new Error('not killed')))]);
+      await within(server.exited, 60_000, 'not killed');
       const restart = Date.now();
       server = await startServer(path, env, 180_000, { faults: true });
       const listening = Date.now();
