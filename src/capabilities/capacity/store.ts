@@ -292,13 +292,20 @@ export class Store {
         `UPDATE ${this.s}.windows SET status = 'cancelled', cancelled_at = now() WHERE id = $1`,
         [id],
       );
-      const cancelled = await tx.query<{ id: string }>(
-        `UPDATE ${this.s}.transitions SET status = 'cancelled', finished_at = now() WHERE window_id = $1 AND status = 'pending'
-         RETURNING id`,
+      // Due rows first, then transitions: the order the timer loop's claim locks them in (its due rows, then
+      // their transitions in onFire). The other order deadlocked with a claim of the same transitions under way.
+      // A transition claimed meanwhile is fired, not pending: it is neither cancelled here nor its row.
+      const pending = await tx.query<{ id: string }>(
+        `SELECT id FROM ${this.s}.transitions WHERE window_id = $1 AND status = 'pending'`,
         [id],
       );
-      if (cancelled.length > 0) {
-        await this.timers.cancel(tx, { kind: TimerKinds.converge, ids: cancelled.map((t) => t.id) });
+      if (pending.length > 0) {
+        await this.timers.cancel(tx, { kind: TimerKinds.converge, ids: pending.map((t) => t.id) });
+        await tx.query(
+          `UPDATE ${this.s}.transitions SET status = 'cancelled', finished_at = now()
+           WHERE id = ANY($1::uuid[]) AND status = 'pending'`,
+          [pending.map((t) => t.id)],
+        );
       }
       // Resources that may hold capacity for this window now: where its start has fired, and where its hold
       // has begun even if its start is still waiting to be claimed (a converge of the resource for another
