@@ -194,7 +194,11 @@ export class ChatStore {
   /**
    * Claims the next message of each channel: the first in order among those ready (pending, or held by a
    * command that is no longer being handled), if it is due and not claimed. A channel's messages thus go out
-   * one at a time, in order, across all servers.
+   * one at a time, in order, across all servers. A claim is over when its lease ends, or as soon as the server
+   * that made it is dead to the others (no live row in `nodes`: its lease, 8 s, ran out — the timers'
+   * heartbeat) while this one's holds, so that a killed server holds up its channels for seconds, not for the
+   * claim's whole lease. A message it may have been sending is marked uncertain: the next sender looks before
+   * posting it again.
    */
   async claimOutbox(node: string, leaseMs: number, limit: number): Promise<OutboxRow[]> {
     // The claim plans and runs a few milliseconds even on an empty queue; on the embedded database that holds
@@ -205,15 +209,21 @@ export class ChatStore {
     if (open.length === 0) return [];
     const rows = await this.db.query<OutboxDbRow>(
       `WITH ready AS (
-         SELECT x.id, x.channel, x.seq, x.next_at, x.locked_until FROM ${this.s}.chat_outbox x
+         SELECT x.id, x.channel, x.seq, x.next_at, x.locked_until, x.locked_by FROM ${this.s}.chat_outbox x
          WHERE x.status = 'pending'
             OR (x.status = 'held' AND NOT EXISTS (SELECT 1 FROM ${this.s}.gateway_inbox i
                   WHERE i.key = x.after_key AND i.status IN ('pending', 'processing')))),
-       heads AS (SELECT DISTINCT ON (channel) id, next_at, locked_until FROM ready ORDER BY channel, seq)
+       heads AS (SELECT DISTINCT ON (channel) id, next_at, locked_until, locked_by FROM ready ORDER BY channel, seq)
        UPDATE ${this.s}.chat_outbox o
        SET locked_by = $1, locked_until = clock_timestamp() + $2 * interval '1 millisecond'
        FROM (SELECT y.id FROM heads h JOIN ${this.s}.chat_outbox y ON y.id = h.id
-             WHERE h.next_at <= clock_timestamp() AND (h.locked_until IS NULL OR h.locked_until < clock_timestamp())
+             WHERE h.next_at <= clock_timestamp()
+               AND (h.locked_until IS NULL OR h.locked_until < clock_timestamp()
+                    OR (h.locked_by <> $1
+                        AND EXISTS (SELECT 1 FROM ${this.s}.nodes me
+                                    WHERE me.node = $1 AND me.lease_until > clock_timestamp())
+                        AND NOT EXISTS (SELECT 1 FROM ${this.s}.nodes n
+                                        WHERE n.node = h.locked_by AND n.lease_until > clock_timestamp())))
              ORDER BY y.seq LIMIT $3 FOR UPDATE OF y SKIP LOCKED) c
        WHERE o.id = c.id
        RETURNING o.*, (SELECT l.last_at FROM ${this.s}.notify_lanes l WHERE l.lane = o.channel) AS lane_last_at`,

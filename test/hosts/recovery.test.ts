@@ -150,11 +150,22 @@ async function windowFromSlack(slack: FakeSlack, url: string): Promise<string> {
   return parent;
 }
 
-async function onlyWindow(url: string): Promise<string> {
-  return waitFor('the window', 20_000, async () => {
-    const { body } = await api(url, 'GET', '/api/windows');
-    return body.windows.length === 1 ? (body.windows[0].id as string) : undefined;
-  });
+async function onlyWindow(url: () => string): Promise<string> {
+  let last = '';
+  return waitFor(
+    'the window',
+    20_000,
+    async () => {
+      const at = url();
+      const answer = await api(at, 'GET', '/api/windows').catch((error: Error) => ({
+        status: 0,
+        body: { error: error.message },
+      }));
+      last = `${at}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`;
+      return answer.body.windows?.length === 1 ? (answer.body.windows[0].id as string) : undefined;
+    },
+    () => `; last answer ${last}`,
+  );
 }
 
 /**
@@ -311,7 +322,7 @@ describe('recovery after kill -9 mid-converge: embedded database, restarted', ()
       const mark = join(dir, 'killed');
       const path = writeConfig(recoveryConfig({ database: { dataDir: join(dir, 'db') } }));
       const env = { ...slackEnv(slack), CHRONOPS_TEST_AWS_JOURNAL: journal, CHRONOPS_TEST_KILL_MARK: mark };
-      const first = await startServer(path, { ...env, CHRONOPS_TEST_KILL_AT: point }, 120_000, {
+      const first = await startServer(path, { ...env, CHRONOPS_TEST_KILL_AT: point }, 180_000, {
         faults: true,
       });
       let parent: string;
@@ -330,7 +341,7 @@ describe('recovery after kill -9 mid-converge: embedded database, restarted', ()
       let history: BoardExecution[];
       try {
         // Assess: the interrupted converge completes, and its three readers are followed until available
-        windowId = await onlyWindow(second.url);
+        windowId = await onlyWindow(() => second.url);
         await waitFor('the start done', 20_000, async () => {
           const { body } = await api(second.url, 'GET', `/api/windows/${windowId}`);
           return body.transitions.find((t: { kind: string }) => t.kind === 'start')?.status === 'done';
@@ -392,7 +403,7 @@ describe('recovery after kill -9 mid-converge: PostgreSQL, three servers, anothe
       try {
         const parent = await windowFromSlack(slack, servers[0]!.url);
         await waitFor(`a server killed at ${point}`, 30_000, async () => existsSync(mark));
-        const windowId = await onlyWindow(live());
+        const windowId = await onlyWindow(live);
         await waitFor('the converge carried on', 30_000, () => scaledOut(live(), windowId));
         const tookMs = Date.now() - killedAt(mark);
         assert.ok(
@@ -444,7 +455,7 @@ describe('recovery after kill -9 mid-converge: PostgreSQL, three servers, anothe
       assert.equal(busy.child.exitCode, 0, busy.output());
       assert.ok(exitMs <= 20_000, `exited ${exitMs} ms after SIGTERM`);
       assert.match(busy.output(), /handed back to the other servers/);
-      const windowId = await onlyWindow(live());
+      const windowId = await onlyWindow(live);
       await waitFor('the converge carried on', 30_000, () => scaledOut(live(), windowId));
       const history = await scaleOutThenIn(slack, live, parent, windowId, () => createdReaders(journal));
       await Promise.all(servers.map((s) => s.stop()));
