@@ -18,7 +18,14 @@ import { PostgresDb } from '../../src/store/postgres-db.ts';
 import { FakeSlack } from '../support/fake-slack.ts';
 import { readJournal } from '../support/fault.ts';
 import { dropSchemas, freshSchema, POSTGRES_URL } from '../support/harness.ts';
-import { api, type ServerProcess, startServer, tempDir, writeConfig } from '../support/process.ts';
+import {
+  api,
+  preparedDataDir,
+  type ServerProcess,
+  startServer,
+  tempDir,
+  writeConfig,
+} from '../support/process.ts';
 import { ALERT, deliver, mentionBody, slackEnv } from '../support/slack.ts';
 
 export function recoveryConfig(extra: Record<string, unknown> = {}) {
@@ -320,7 +327,8 @@ describe('recovery after kill -9 mid-converge: embedded database, restarted', ()
       const dir = tempDir();
       const journal = join(dir, 'aws.jsonl');
       const mark = join(dir, 'killed');
-      const path = writeConfig(recoveryConfig({ database: { dataDir: join(dir, 'db') } }));
+      const dataDir = preparedDataDir();
+      const path = writeConfig(recoveryConfig({ database: { dataDir } }));
       const env = { ...slackEnv(slack), CHRONOPS_TEST_AWS_JOURNAL: journal, CHRONOPS_TEST_KILL_MARK: mark };
       const first = await startServer(path, { ...env, CHRONOPS_TEST_KILL_AT: point }, 180_000, {
         faults: true,
@@ -358,7 +366,7 @@ describe('recovery after kill -9 mid-converge: embedded database, restarted', ()
       } finally {
         await second.stop();
       }
-      const db = await PgliteDb.open(join(dir, 'db'));
+      const db = await PgliteDb.open(dataDir);
       try {
         const ids = await assertOnce(db, undefined, windowId, journal, point);
         assertThread(slack, parent, ids, history, point);
