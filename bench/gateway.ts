@@ -12,18 +12,23 @@
 // after. The server's resident memory (VmRSS from /proc) is sampled every second throughout; its peak (VmHWM) is
 // read at the end. Then the commands handled and the replies posted are counted.
 //
-// Environment: BENCH_TARGETS (default bolt,pglite,postgres; `pglite-before` runs the chronops of the checkout at
+// Environment: BENCH_TARGETS (default bolt,pglite,postgres; `pglite-before` (and `pglite-before+kafka`, with the
+// relay on and the second source) runs the chronops of the checkout at
 // BENCH_BEFORE, e.g. a git worktree of an older commit, for a before/after in the same run; `seed`, `pglite+kafka`,
 // `postgres+kafka` start librdkafka's mock cluster), BENCH_ROUNDS (1), BENCH_SECONDS (30), BENCH_CONNECTIONS (50),
-// BENCH_RATE_SECONDS (15; the first 333/s phase), BENCH_AFTER_SECONDS (the same; the last), BENCH_DATABASE_URL
+// BENCH_RATE_SECONDS (15; the first 333/s phase), BENCH_AFTER_SECONDS (the same; the last), BENCH_DRAIN_SECONDS
+// (0; then that long with no load, the worker draining its backlog), BENCH_DATABASE_URL
 // (default postgres://postgres@127.0.0.1:5432/test).
+//
+// Commands handled: the inbox's `done` rows counted before and after the storm (and the drain), so the worker's
+// rate during the storm and with no load are reported beside the requests/s.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -38,16 +43,26 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const RATE = 333;
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 15);
 const AFTER_SECONDS = Number(process.env.BENCH_AFTER_SECONDS ?? RATE_SECONDS);
+const DRAIN_SECONDS = Number(process.env.BENCH_DRAIN_SECONDS ?? 0);
 const CHANNELS = 100;
 const JANDI_TOKEN = 'bench-jandi-token-3f9a1c2e';
 
-type Target = 'bolt' | 'pglite' | 'postgres' | 'pglite-before' | 'seed' | 'pglite+kafka' | 'postgres+kafka';
+type Target =
+  | 'bolt'
+  | 'pglite'
+  | 'postgres'
+  | 'pglite-before'
+  | 'pglite-before+kafka'
+  | 'seed'
+  | 'pglite+kafka'
+  | 'postgres+kafka';
 const LABEL: Record<Target, string> = {
   seed: "the seed's design: verify, a new Kafka producer per request, 200 after its acks=all flush",
   'pglite+kafka': 'chronops serve, PGlite, worker on, Kafka relay on',
   'postgres+kafka': 'chronops serve, PostgreSQL, worker on, Kafka relay on',
   bolt: '@slack/bolt HTTPReceiver (no-op listener, no storage)',
-  'pglite-before': 'the same, chronops of BENCH_BEFORE (PGlite in the main thread, fsync off)',
+  'pglite-before': 'the same, chronops of BENCH_BEFORE (PGlite)',
+  'pglite-before+kafka': 'chronops of BENCH_BEFORE, PGlite, worker on, Kafka relay on',
   pglite: 'chronops serve, PGlite, worker on (commands reply)',
   postgres: 'chronops serve, PostgreSQL, worker on (commands reply)',
 };
@@ -117,10 +132,9 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
     close = () => app.stop().then(() => {});
   } else {
     // 'pglite-before': the chronops of another checkout (BENCH_BEFORE), for a before/after in one run.
-    const src =
-      target === 'pglite-before'
-        ? `${process.env.BENCH_BEFORE}/src/`
-        : new URL('../src/', import.meta.url).pathname;
+    const src = target.startsWith('pglite-before')
+      ? `${process.env.BENCH_BEFORE}/src/`
+      : new URL('../src/', import.meta.url).pathname;
     const { parseConfig } = (await import(
       `${src}kernel/config.ts`
     )) as typeof import('../src/kernel/config.ts');
@@ -186,7 +200,30 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
       const inbox = await db.query<{ status: string; n: number }>(
         `SELECT status, count(*)::int AS n FROM ${schema}.gateway_inbox GROUP BY status`,
       );
-      return JSON.stringify(Object.fromEntries(inbox.map((r) => [r.status, r.n])));
+      // On the embedded database, its thread's counts too: statements run and commits flushed (fsync).
+      const thread =
+        'stats' in db && typeof db.stats === 'function'
+          ? ((await db.stats()) as {
+              statements: number;
+              fsyncs: number;
+              fsyncMs: number;
+              sharedCommits: number;
+              profile?: Record<string, { n: number; ms: number }>;
+              slow?: Array<{ at: string; ms: number; sql: string }>;
+            })
+          : undefined;
+      return JSON.stringify({
+        ...Object.fromEntries(inbox.map((r) => [r.status, r.n])),
+        ...(thread
+          ? {
+              statements: thread.statements,
+              fsyncs: thread.fsyncs,
+              fsyncMs: Math.round(thread.fsyncMs),
+              sharedCommits: thread.sharedCommits,
+              ...(thread.profile ? { profile: thread.profile, slow: thread.slow } : {}),
+            }
+          : {}),
+      });
     };
     close = async () => {
       await chronops.close();
@@ -336,6 +373,7 @@ async function jandiProbe(url: string, until: () => boolean) {
   let answered = 0;
   let fallback = 0;
   let n = 0;
+  let worst: { at: string; ms: number } | undefined;
   while (!until()) {
     const started = performance.now();
     const body = JSON.stringify({
@@ -354,7 +392,10 @@ async function jandiProbe(url: string, until: () => boolean) {
       body,
     }).catch(() => undefined);
     const text = res ? await res.text() : '';
-    latencies.push(performance.now() - started);
+    const took = performance.now() - started;
+    latencies.push(took);
+    if (took > (worst?.ms ?? 0))
+      worst = { at: new Date(Date.now() - took).toISOString(), ms: Math.round(took) };
     if (res?.status === 200 && !text.includes('the answer follows')) answered++;
     else fallback++;
     const wait = 1000 - (performance.now() - started);
@@ -372,6 +413,7 @@ async function jandiProbe(url: string, until: () => boolean) {
     p50: pct(50),
     p99: pct(99),
     max: pct(100),
+    worst,
   };
 }
 
@@ -423,6 +465,12 @@ function startChild(target: Target, slackApiUrl: string): Promise<Child> {
   }));
 }
 
+/** CPU time (user + system, every thread) a process has used, in ms (Linux /proc; 100 ticks a second). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** Resident memory of a process and its peak, in MB (Linux /proc). */
 function memoryOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -445,6 +493,12 @@ async function bench(target: Target, slack: FakeSlack) {
   try {
     const warm = await fixedRate(child.url, RATE, 3);
     const fixed = await fixedRate(child.url, RATE, RATE_SECONDS);
+    const counted = target !== 'bolt' && target !== 'seed';
+    const done = async () =>
+      counted ? ((JSON.parse(await child.ask('count', 'COUNT')) as { done?: number }).done ?? 0) : 0;
+    const doneBeforeStorm = await done();
+    const cpuBeforeStorm = cpuMsOf(child.pid);
+    const stormStarted = Date.now();
     let storming = true;
     const probing =
       target === 'bolt' || target === 'seed' || target === 'pglite-before'
@@ -452,8 +506,10 @@ async function bench(target: Target, slack: FakeSlack) {
         : jandiProbe(child.url, () => !storming);
     const max = await maxThroughput(child.url, SECONDS);
     storming = false;
-    const isolation = await probing;
     const stormEnded = Date.now();
+    const cpuDuringStorm = cpuMsOf(child.pid) - cpuBeforeStorm;
+    const doneAfterStorm = await done();
+    const isolation = await probing;
     let relayCaughtUpMs: number | null = null;
     const watching = target.endsWith('+kafka');
     const watch = watching
@@ -474,6 +530,28 @@ async function bench(target: Target, slack: FakeSlack) {
       : Promise.resolve();
     const after = await fixedRate(child.url, RATE, AFTER_SECONDS);
     await watch;
+    let drain: {
+      seconds: number;
+      commandsPerSecond: number;
+      pendingAtEnd: number;
+      serverCpuMsPerCommand: number;
+    } | null = null;
+    if (counted && DRAIN_SECONDS > 0) {
+      const from = await done();
+      const cpuFrom = cpuMsOf(child.pid);
+      const started = Date.now();
+      await new Promise((r) => setTimeout(r, DRAIN_SECONDS * 1000));
+      const inboxNow = JSON.parse(await child.ask('count', 'COUNT')) as { done?: number; pending?: number };
+      drain = {
+        serverCpuMsPerCommand: +(
+          (cpuMsOf(child.pid) - cpuFrom) /
+          Math.max(1, (inboxNow.done ?? 0) - from)
+        ).toFixed(1),
+        seconds: DRAIN_SECONDS,
+        commandsPerSecond: Math.round((((inboxNow.done ?? 0) - from) * 1000) / (Date.now() - started)),
+        pendingAtEnd: inboxNow.pending ?? 0,
+      };
+    }
     const peak = memoryOf(child.pid).peak;
     const inbox =
       target === 'bolt' || target === 'seed' ? null : JSON.parse(await child.ask('count', 'COUNT'));
@@ -484,6 +562,16 @@ async function bench(target: Target, slack: FakeSlack) {
       fixed333AfterMax: after,
       answered200: warm.ok + max.ok + fixed.ok + after.ok,
       inbox,
+      // The server's CPU time (all its threads) during the storm, per request answered and per command handled.
+      serverCpuDuringStorm: {
+        ms: cpuDuringStorm,
+        perRequestMs: +(cpuDuringStorm / Math.max(1, max.ok)).toFixed(2),
+      },
+      commandsPerSecondDuringStorm: counted
+        ? Math.round(((doneAfterStorm - doneBeforeStorm) * 1000) / (stormEnded - stormStarted))
+        : null,
+      drain,
+      loadAverage: loadavg().map((l) => +l.toFixed(1)),
       relayCaughtUpMs,
       isolation,
       repliesPosted: slack.calls.filter((c) => c.method === 'chat.postMessage').length - posted0,
@@ -519,13 +607,13 @@ async function main(): Promise<void> {
     await kafka?.stop();
   }
   console.log(
-    '\n| round | server | max req/s | p50 / p99 / max ms at max | p50 / p99 / max ms at 333/s | same, after the max run | peak MB | relay caught up after the storm | JANDI command during the storm: p50 / p99 ms (answered in time) |',
+    '\n| round | server | max req/s | p50 / p99 / max ms at max | p50 / p99 / max ms at 333/s | same, after the max run | peak MB | relay caught up after the storm | JANDI command during the storm: p50 / p99 ms (answered in time) | commands/s during the storm | drain commands/s | load average |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   const ms = (l: Latency) => `${l.p50} / ${l.p99} / ${l.max}`;
   for (const r of results) {
     console.log(
-      `| ${r.round} | ${r.target} | ${r.max.requestsPerSecond} | ${ms(r.max.latencyMs)} | ${ms(r.fixed333.latencyMs)} | ${ms(r.fixed333AfterMax.latencyMs)} | ${r.peakMemoryMb} | ${r.relayCaughtUpMs === null ? '—' : `${r.relayCaughtUpMs} ms`} | ${r.isolation ? `${r.isolation.p50} / ${r.isolation.p99} (${r.isolation.answeredInTime}/${r.isolation.commands})` : '—'} |`,
+      `| ${r.round} | ${r.target} | ${r.max.requestsPerSecond} | ${ms(r.max.latencyMs)} | ${ms(r.fixed333.latencyMs)} | ${ms(r.fixed333AfterMax.latencyMs)} | ${r.peakMemoryMb} | ${r.relayCaughtUpMs === null ? '—' : `${r.relayCaughtUpMs} ms`} | ${r.isolation ? `${r.isolation.p50} / ${r.isolation.p99} (${r.isolation.answeredInTime}/${r.isolation.commands})` : '—'} | ${r.commandsPerSecondDuringStorm ?? '—'} | ${r.drain?.commandsPerSecond ?? '—'} | ${r.loadAverage.join(' ')} |`,
     );
   }
   console.log(

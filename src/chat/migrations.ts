@@ -54,5 +54,8 @@ export const chatMigrations: MigrationModule = {
     CREATE INDEX chat_outbox_window ON ${s}.chat_outbox (window_id, role) WHERE window_id IS NOT NULL;
     CREATE INDEX chat_outbox_event ON ${s}.chat_outbox (event_key) WHERE event_key IS NOT NULL;
   `,
+    // 2: a command's answers held behind it are released by its key when it finishes (ChatStore.finishInbox, once
+    // per command): without an index that was a scan of the whole outbox per command, growing with every reply.
+    (s) => `CREATE INDEX chat_outbox_held ON ${s}.chat_outbox (after_key) WHERE status = 'held';`,
   ],
 };

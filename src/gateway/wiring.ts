@@ -123,6 +123,9 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
           releaseClaimsAtStart: db.kind === 'pglite',
           yieldTo: yieldToIngest,
           pollMs,
+          // A command waits mostly for the database; on the embedded database, statements waiting together share
+          // one commit (src/store/pglite-thread.ts), so more commands in flight means fewer flushes per command.
+          concurrency: 16,
         });
   for (const o of off) logger.warn({ paths: o.paths }, o.reason);
   const kafkaConfig = deps.config.kafka;

@@ -9,6 +9,14 @@
 // fsync is a no-op that answers success). With `fsync` on, this thread starts PostgreSQL without `-F`, with
 // `wal_sync_method = fsync`, and gives NODEFS a real fsync(2) of the file — so a commit is on disk before it is
 // acknowledged. Group commit (src/store/group-commit.ts) makes that one flush per batch of deliveries.
+//
+// Shared commits: with fsync on, each statement outside a transaction is its own commit and waits for its own
+// flush (~5–10 ms on the shared bench machine) — a worker's command took several (claim, its reply and "done",
+// the outbox's attempt and sent marks), so the commands ran at a few dozen a second whatever the CPU. Statements
+// (`query`) that are waiting together in the normal queue now run in one transaction and share its commit: each
+// is answered only after that commit is flushed, as before. If one of them fails, the transaction is rolled back
+// and each runs again alone (its own commit), so a failure stays that statement's. `now()` is the shared
+// transaction's start for the statements of a group (clock_timestamp() is each statement's own time).
 
 import { fsyncSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,6 +60,17 @@ export interface SerializedError {
 export interface ThreadStats {
   fsyncs: number;
   statements: number;
+  /** Commits shared by several statements (see "Shared commits"). */
+  sharedCommits: number;
+  /** Time spent in fsync(2), ms. */
+  fsyncMs: number;
+  /**
+   * With CHRONOPS_DB_PROFILE=1 in the environment: time (ms) and count per statement, by the statement's first
+   * words — where the database thread's time goes (for benchmarks; off by default).
+   */
+  profile?: Record<string, { n: number; ms: number }>;
+  /** With the profile: the statements that took over 250 ms (when, how long, which). */
+  slow?: Array<{ at: string; ms: number; sql: string }>;
   heapBytes: number;
 }
 
@@ -66,7 +85,12 @@ function serialize(error: unknown): SerializedError {
 async function main(): Promise<void> {
   const port = parentPort!;
   const o = workerData as ThreadOptions;
-  const stats: ThreadStats = { fsyncs: 0, statements: 0, heapBytes: 0 };
+  const stats: ThreadStats = { fsyncs: 0, statements: 0, sharedCommits: 0, fsyncMs: 0, heapBytes: 0 };
+  const profile: ThreadStats['profile'] = process.env.CHRONOPS_DB_PROFILE === '1' ? {} : undefined;
+  if (profile) {
+    stats.profile = profile;
+    stats.slow = [];
+  }
   const startParams = PGlite.defaultStartParams.filter((p: string) => !(o.fsync && p === '-F'));
   if (o.fsync) startParams.push('-c', 'wal_sync_method=fsync');
   if (o.sharedBuffers) startParams.push('-c', `shared_buffers=${o.sharedBuffers}`);
@@ -84,7 +108,9 @@ async function main(): Promise<void> {
     const nodefs = (pg.Module as unknown as { NODEFS: { stream_ops: Record<string, unknown> } }).NODEFS;
     nodefs.stream_ops.fsync = (stream: { nfd?: number }) => {
       if (typeof stream.nfd === 'number') {
+        const t0 = performance.now();
         fsyncSync(stream.nfd);
+        stats.fsyncMs += performance.now() - t0;
         stats.fsyncs++;
       }
       return 0;
@@ -92,6 +118,8 @@ async function main(): Promise<void> {
   }
 
   const send = (message: Response) => port.postMessage(message);
+  /** At most this many statements share one commit (the ingest waits at most for one group). */
+  const MAX_GROUP = 32;
   const high: Request[] = [];
   const normal: Request[] = [];
   interface OpenTx {
@@ -124,6 +152,27 @@ async function main(): Promise<void> {
   });
 
   const run = async (q: Pick<PGlite, 'query' | 'exec'> | Transaction, request: Request): Promise<unknown> => {
+    if (!profile) return runOne(q, request);
+    const t0 = performance.now();
+    try {
+      return await runOne(q, request);
+    } finally {
+      const sql = 'sql' in request ? request.sql : request.op;
+      const shape = sql.replace(/\s+/g, ' ').trim().slice(0, 90);
+      profile[shape] ??= { n: 0, ms: 0 };
+      const p = profile[shape];
+      const ms = performance.now() - t0;
+      p.n++;
+      p.ms += ms;
+      if (ms > 250 && stats.slow && stats.slow.length < 200) {
+        stats.slow.push({ at: new Date().toISOString(), ms: Math.round(ms), sql: shape });
+      }
+    }
+  };
+  const runOne = async (
+    q: Pick<PGlite, 'query' | 'exec'> | Transaction,
+    request: Request,
+  ): Promise<unknown> => {
     stats.statements++;
     switch (request.op) {
       case 'query':
@@ -184,6 +233,32 @@ async function main(): Promise<void> {
     }
   };
 
+  /**
+   * Runs `group` in one transaction (one commit, one flush); if any fails, each again alone. An ingest write that
+   * arrives meanwhile ends the group early (what has run commits; the rest goes back to the queue's front), so
+   * the ingest waits for one statement and the commit, not for the group.
+   */
+  const shared = async (group: Request[]) => {
+    const values: unknown[] = [];
+    try {
+      await pg.transaction(async (tx) => {
+        for (const request of group) {
+          if (values.length > 0) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            if (high.length > 0) break;
+          }
+          values.push(await run(tx, request));
+        }
+      });
+    } catch {
+      for (const request of group) await answer(request, () => run(pg, request));
+      return;
+    }
+    if (values.length > 1) stats.sharedCommits++;
+    normal.unshift(...group.slice(values.length));
+    for (let i = 0; i < values.length; i++) send({ id: group[i]!.id, ok: true, value: values[i] });
+  };
+
   for (;;) {
     // A turn of this thread's event loop first: PGlite answers within one chain of promise callbacks, so without
     // it the messages that arrived meanwhile (an ingest write among them) would not be queued before the next
@@ -227,6 +302,14 @@ async function main(): Promise<void> {
           return null;
         });
         return;
+      case 'query': {
+        // The statements waiting right behind it share its commit (see "Shared commits" above).
+        const group: Request[] = [request];
+        while (group.length < MAX_GROUP && normal[0]?.op === 'query') group.push(normal.shift()!);
+        if (group.length === 1) await answer(request, () => run(pg, request));
+        else await shared(group);
+        break;
+      }
       default:
         await answer(request, () => run(pg, request));
     }

@@ -59,6 +59,29 @@ describe('PgliteDb (a data directory, its own thread)', () => {
     assert.ok(order.indexOf('high') <= 1, `the ingest write waited: ${order.join(', ')}`);
   });
 
+  it('lets statements waiting together share one commit; a failing one fails alone', async () => {
+    const before = await db.stats();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => db.query(`INSERT INTO t VALUES ('g${i}', ${i})`)));
+    const after = await db.stats();
+    assert.ok(after.sharedCommits > before.sharedCommits, 'no commit was shared');
+    assert.ok(
+      after.fsyncs - before.fsyncs < 20,
+      `20 statements made ${after.fsyncs - before.fsyncs} flushes: no commit was shared`,
+    );
+    // A duplicate key among statements waiting together: it fails, the others are stored.
+    const duplicate = assert.rejects(
+      db.query(`INSERT INTO t VALUES ('g3', 99)`),
+      (error: { code?: string }) => error.code === '23505',
+    );
+    const others = Array.from({ length: 5 }, (_, i) => db.query(`INSERT INTO t VALUES ('m${i}', ${i})`));
+    await Promise.all([duplicate, ...others]);
+    const rows = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM t WHERE k LIKE 'g%' OR k LIKE 'm%'`,
+    );
+    assert.equal(rows[0]!.n, 25);
+    assert.deepEqual(await db.query(`SELECT v FROM t WHERE k = 'g3'`), [{ v: 3 }]);
+  });
+
   it('rolls a transaction back when its function throws, and holds other statements until it ends', async () => {
     let outside: Promise<unknown> | undefined;
     await assert.rejects(
