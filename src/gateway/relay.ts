@@ -82,6 +82,8 @@ export class KafkaRelay {
   private stopped = true;
   private failuresInARow = 0;
   private measuredAt = 0;
+  /** Until when (this clock, counted from before the asking) the lease is ours. */
+  private heldUntil = 0;
 
   constructor(options: KafkaRelayOptions) {
     this.o = options;
@@ -130,6 +132,7 @@ export class KafkaRelay {
     this.stopped = true;
     this.signal.notify();
     await this.loop;
+    this.heldUntil = 0;
     await this.o.db
       .query(`DELETE FROM ${this.o.schema}.gateway_relay_lease WHERE id = 1 AND holder = $1`, [this.o.node])
       .catch(() => {});
@@ -197,8 +200,13 @@ export class KafkaRelay {
     this.lagGauge?.set(waiting === 0 ? 0 : oldestSeconds);
   }
 
-  /** Takes or keeps the relay's lease; false when another server holds it. */
+  /**
+   * Takes or keeps the relay's lease; false when another server holds it. Renewed once half of it has passed
+   * (not before every batch: a statement and a commit less per batch).
+   */
   private async lease(leaseMs: number): Promise<boolean> {
+    const asked = Date.now();
+    if (asked < this.heldUntil - leaseMs / 2) return true;
     const rows = await this.o.db.query<{ holder: string }>(
       `INSERT INTO ${this.o.schema}.gateway_relay_lease AS l (id, holder, until)
        VALUES (1, $1, clock_timestamp() + $2 * interval '1 millisecond')
@@ -207,22 +215,33 @@ export class KafkaRelay {
        RETURNING holder`,
       [this.o.node, leaseMs],
     );
-    return rows[0]?.holder === this.o.node;
+    const held = rows[0]?.holder === this.o.node;
+    this.heldUntil = held ? asked + leaseMs : 0;
+    return held;
   }
 
-  /** Relays one batch; false when there was nothing to relay. Throws when Kafka failed. */
+  /**
+   * Relays one batch; false when there was nothing to relay. Throws when Kafka failed. Two statements a batch:
+   * the batch is taken and marked as attempted in one (committed before anything is produced), and the offsets
+   * and the relayed mark are written in one after Kafka's acknowledgement.
+   */
   private async once(): Promise<boolean> {
+    // relay_attempts as returned counts this attempt: above 1, an earlier one may have produced some of it.
     const rows = await this.o.db.query<RelayRow>(
-      `SELECT id, key, source, kind, type, subtype, body, partition_key, topics, received_at, relay_attempts
-       FROM ${this.t}
-       WHERE topics IS NOT NULL AND relayed_at IS NULL
-         AND received_at <= clock_timestamp() - $2 * interval '1 millisecond'
-       ORDER BY id LIMIT $1`,
+      `UPDATE ${this.t} i SET relay_attempts = i.relay_attempts + 1
+       FROM (SELECT id FROM ${this.t}
+             WHERE topics IS NOT NULL AND relayed_at IS NULL
+               AND received_at <= clock_timestamp() - $2 * interval '1 millisecond'
+             ORDER BY id LIMIT $1) b
+       WHERE i.id = b.id
+       RETURNING i.id, i.key, i.source, i.kind, i.type, i.subtype, i.body, i.partition_key, i.topics,
+                 i.received_at, i.relay_attempts`,
       [this.o.batch ?? 500, this.o.settleMs ?? 0],
     );
     if (rows.length === 0) return false;
+    rows.sort((a, b) => Number(a.id) - Number(b.id));
     // What an earlier attempt may have produced already: read it back, send only the rest.
-    const present = rows.some((r) => r.relay_attempts > 0)
+    const present = rows.some((r) => r.relay_attempts > 1)
       ? await this.alreadyProduced(rows)
       : new Set<string>();
     const messages: KafkaMessage[] = [];
@@ -237,17 +256,13 @@ export class KafkaRelay {
       }
     }
     const keys = rows.map((r) => r.key);
-    if (messages.length > 0) {
-      await this.o.db.query(
-        `UPDATE ${this.t} SET relay_attempts = relay_attempts + 1 WHERE key = ANY($1::text[])`,
-        [keys],
-      );
-      const offsets = await this.o.kafka.send(messages);
-      await this.mark(offsets);
-    }
-    await this.o.db.query(`UPDATE ${this.t} SET relayed_at = clock_timestamp() WHERE key = ANY($1::text[])`, [
-      keys,
-    ]);
+    const offsets = messages.length > 0 ? await this.o.kafka.send(messages) : [];
+    // (A data-modifying WITH runs to completion whether or not the statement reads it.)
+    await this.o.db.query(
+      `WITH m AS (${markSql(this.o.schema)})
+       UPDATE ${this.t} SET relayed_at = clock_timestamp() WHERE key = ANY($2::text[])`,
+      [marksJson(offsets), keys],
+    );
     for (const m of messages) this.relayed?.inc({ topic: m.topic });
     if (found > 0) {
       this.recovered?.inc(found);
@@ -264,7 +279,7 @@ export class KafkaRelay {
    * offset at or before anything chronops may have produced without recording it) to its end.
    */
   private async alreadyProduced(rows: RelayRow[]): Promise<Set<string>> {
-    const wanted = new Set(rows.filter((r) => r.relay_attempts > 0).map((r) => r.key));
+    const wanted = new Set(rows.filter((r) => r.relay_attempts > 1).map((r) => r.key));
     const topics = [...new Set(rows.filter((r) => wanted.has(r.key)).flatMap((r) => r.topics))];
     const marks = await this.o.db.query<{ topic: string; partition: number; from_offset: number | string }>(
       `SELECT topic, partition, from_offset FROM ${this.o.schema}.gateway_relay_marks WHERE topic = ANY($1::text[])`,
@@ -292,18 +307,22 @@ export class KafkaRelay {
   /** Moves marks forward (never back) to offsets at or before anything produced later. */
   private async mark(offsets: ProducedOffsets): Promise<void> {
     if (offsets.length === 0) return;
-    await this.o.db.query(
-      `INSERT INTO ${this.o.schema}.gateway_relay_marks AS m (topic, partition, from_offset)
+    await this.o.db.query(markSql(this.o.schema), [marksJson(offsets)]);
+  }
+}
+
+/** Marks moved forward, never back ($1: the offsets as JSON). */
+function markSql(schema: string): string {
+  return `INSERT INTO ${schema}.gateway_relay_marks AS m (topic, partition, from_offset)
        SELECT x.topic, x.partition, x.from_offset
        FROM jsonb_to_recordset($1::jsonb) AS x(topic text, partition integer, from_offset bigint)
-       ON CONFLICT (topic, partition) DO UPDATE SET from_offset = greatest(m.from_offset, EXCLUDED.from_offset)`,
-      [
-        JSON.stringify(
-          offsets.map((o) => ({ topic: o.topic, partition: o.partition, from_offset: o.offset.toString() })),
-        ),
-      ],
-    );
-  }
+       ON CONFLICT (topic, partition) DO UPDATE SET from_offset = greatest(m.from_offset, EXCLUDED.from_offset)`;
+}
+
+function marksJson(offsets: ProducedOffsets): string {
+  return JSON.stringify(
+    offsets.map((o) => ({ topic: o.topic, partition: o.partition, from_offset: o.offset.toString() })),
+  );
 }
 
 function sleep(ms: number, stopped: () => boolean): Promise<void> {
