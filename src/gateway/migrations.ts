@@ -44,5 +44,15 @@ export const gatewayMigrations: MigrationModule = {
       until timestamptz NOT NULL
     );
   `,
+    // 3: the relay's attempts as one watermark: every delivery up to `attempted_through` (by id) not relayed yet may
+    // have been produced (read back first). One row written per batch instead of a column of every delivery in it.
+    // Deliveries an earlier relay marked by their relay_attempts are still read back.
+    (s) => `
+    CREATE TABLE ${s}.gateway_relay_state (
+      id integer PRIMARY KEY,
+      attempted_through bigint NOT NULL
+    );
+    INSERT INTO ${s}.gateway_relay_state (id, attempted_through) VALUES (1, 0);
+  `,
   ],
 };

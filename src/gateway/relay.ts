@@ -221,29 +221,36 @@ export class KafkaRelay {
   }
 
   /**
-   * Relays one batch; false when there was nothing to relay. Throws when Kafka failed. Two statements a batch:
-   * the batch is taken and marked as attempted in one (committed before anything is produced), and the offsets
-   * and the relayed mark are written in one after Kafka's acknowledgement.
+   * Relays one batch; false when there was nothing to relay. Throws when Kafka failed. Writes per batch: the
+   * attempt's watermark (one row, committed before anything is produced), then the offsets and the relayed mark
+   * in one statement after Kafka's acknowledgement.
    */
   private async once(): Promise<boolean> {
-    // relay_attempts as returned counts this attempt: above 1, an earlier one may have produced some of it.
     const rows = await this.o.db.query<RelayRow>(
-      `UPDATE ${this.t} i SET relay_attempts = i.relay_attempts + 1
-       FROM (SELECT id FROM ${this.t}
-             WHERE topics IS NOT NULL AND relayed_at IS NULL
-               AND received_at <= clock_timestamp() - $2 * interval '1 millisecond'
-             ORDER BY id LIMIT $1) b
-       WHERE i.id = b.id
-       RETURNING i.id, i.key, i.source, i.kind, i.type, i.subtype, i.body, i.partition_key, i.topics,
-                 i.received_at, i.relay_attempts`,
+      `SELECT id, key, source, kind, type, subtype, body, partition_key, topics, received_at, relay_attempts
+       FROM ${this.t}
+       WHERE topics IS NOT NULL AND relayed_at IS NULL
+         AND received_at <= clock_timestamp() - $2 * interval '1 millisecond'
+       ORDER BY id LIMIT $1`,
       [this.o.batch ?? 500, this.o.settleMs ?? 0],
     );
     if (rows.length === 0) return false;
-    rows.sort((a, b) => Number(a.id) - Number(b.id));
+    // The attempt is recorded before the produce: every delivery up to the batch's last id. What was under the
+    // watermark before (an attempt whose outcome is unknown), or marked by an earlier relay, may be in Kafka.
+    const last = rows.reduce((m, r) => Math.max(m, Number(r.id)), 0);
+    const [state] = await this.o.db.query<{ before: number | string }>(
+      `UPDATE ${this.o.schema}.gateway_relay_state s SET attempted_through = greatest(s.attempted_through, $1)
+       FROM (SELECT attempted_through AS before FROM ${this.o.schema}.gateway_relay_state WHERE id = 1) o
+       WHERE s.id = 1
+       RETURNING o.before`,
+      [last],
+    );
+    const before = Number(state?.before ?? 0);
+    const maybe = new Set(
+      rows.filter((r) => r.relay_attempts > 0 || Number(r.id) <= before).map((r) => r.key),
+    );
     // What an earlier attempt may have produced already: read it back, send only the rest.
-    const present = rows.some((r) => r.relay_attempts > 1)
-      ? await this.alreadyProduced(rows)
-      : new Set<string>();
+    const present = maybe.size > 0 ? await this.alreadyProduced(rows, maybe) : new Set<string>();
     const messages: KafkaMessage[] = [];
     let found = 0;
     for (const row of rows) {
@@ -278,8 +285,7 @@ export class KafkaRelay {
    * `topic\0key` of the rows' messages already in Kafka: each partition of their topics read from its mark (an
    * offset at or before anything chronops may have produced without recording it) to its end.
    */
-  private async alreadyProduced(rows: RelayRow[]): Promise<Set<string>> {
-    const wanted = new Set(rows.filter((r) => r.relay_attempts > 1).map((r) => r.key));
+  private async alreadyProduced(rows: RelayRow[], wanted: Set<string>): Promise<Set<string>> {
     const topics = [...new Set(rows.filter((r) => wanted.has(r.key)).flatMap((r) => r.topics))];
     const marks = await this.o.db.query<{ topic: string; partition: number; from_offset: number | string }>(
       `SELECT topic, partition, from_offset FROM ${this.o.schema}.gateway_relay_marks WHERE topic = ANY($1::text[])`,
