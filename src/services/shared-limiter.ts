@@ -360,6 +360,11 @@ export class SharedServiceLimiter implements Limiter {
         this.#connecting = undefined;
         throw error;
       }
+      // The connection alone does not keep the process alive (a host that stops with a call still going); a
+      // process awaiting a slot must have something else that does (a server: its listening socket).
+      (
+        client as unknown as { connection?: { stream?: { unref?: () => void } } }
+      ).connection?.stream?.unref?.();
       this.#client = client;
       this.#connecting = undefined;
       return client;

@@ -3,6 +3,8 @@
 // The shared limit test SIGKILLs it to see the slots come back.
 import { SharedServiceLimiter } from '../../src/services/shared-limiter.ts';
 
+// Alive until killed (the limiter's connection alone does not keep a process alive).
+setInterval(() => {}, 60_000);
 const limiter = new SharedServiceLimiter({
   connectionString: process.env.DATABASE_URL!,
   schema: process.env.SCHEMA!,
@@ -12,4 +14,3 @@ await Promise.all(
   Array.from({ length: n }, () => limiter.acquire(process.env.SERVICE!, Number(process.env.LIMIT ?? n))),
 );
 process.stdout.write('held\n');
-setInterval(() => {}, 60_000);
