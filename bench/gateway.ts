@@ -251,12 +251,19 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
 
 const run = randomBytes(3).toString('hex');
 let sequence = 0;
+/**
+ * The stand-in Slack: each mention is also a message in it, so chronops' reply in the mention's thread is
+ * accepted (a reply to a message Slack does not have is refused with thread_not_found).
+ */
+let standIn: FakeSlack | undefined;
 
 /** A distinct, signed app_mention carrying a real command. */
 function signedEvent(): { body: string; headers: Record<string, string> } {
   sequence += 1;
   const now = Math.floor(Date.now() / 1000);
   const ts = `${now}.${String(sequence).padStart(6, '0')}`;
+  const channel = `C0BENCH${String(sequence % CHANNELS).padStart(3, '0')}`;
+  standIn?.seed(channel, '<@U0BENCHBOT> list', { ts, user: 'U0ALICE' });
   const body = JSON.stringify({
     token: 'legacy',
     team_id: 'T0BENCH',
@@ -269,7 +276,7 @@ function signedEvent(): { body: string; headers: Record<string, string> } {
       user: 'U0ALICE',
       text: '<@U0BENCHBOT> list',
       ts,
-      channel: `C0BENCH${String(sequence % CHANNELS).padStart(3, '0')}`,
+      channel,
       event_ts: ts,
     },
     authorizations: [{ team_id: 'T0BENCH', user_id: 'U0BENCHBOT', is_bot: true }],
@@ -487,7 +494,13 @@ function memoryOf(pid: number): { rss: number; peak: number } {
 }
 
 async function bench(target: Target, slack: FakeSlack) {
-  const posted0 = slack.calls.filter((c) => c.method === 'chat.postMessage').length;
+  // Replies Slack accepted (200, ok): a refused reply costs chronops less than a real one.
+  const accepted = () =>
+    slack.calls.filter((c) => c.method === 'chat.postMessage' && c.status === 200 && c.error === undefined)
+      .length;
+  const posts = () => slack.calls.filter((c) => c.method === 'chat.postMessage').length;
+  const posted0 = accepted();
+  const tried0 = posts();
   const child = await startChild(target, slack.url);
   const curve: Array<[number, number]> = [];
   const t0 = Date.now();
@@ -583,7 +596,8 @@ async function bench(target: Target, slack: FakeSlack) {
       loadAverage: loadavg().map((l) => +l.toFixed(1)),
       relayCaughtUpMs,
       isolation,
-      repliesPosted: slack.calls.filter((c) => c.method === 'chat.postMessage').length - posted0,
+      repliesPosted: accepted() - posted0,
+      repliesRefused: posts() - tried0 - (accepted() - posted0),
       peakMemoryMb: peak,
       memoryCurve: curve.filter((_, i) => i % (curve.length > 300 ? 15 : 5) === 0),
     };
@@ -597,6 +611,7 @@ async function main(): Promise<void> {
   const targets = (process.env.BENCH_TARGETS ?? 'bolt,pglite,postgres').split(',') as Target[];
   const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
   const slack = await new FakeSlack().start();
+  standIn = slack;
   const kafka = targets.some((t) => t === 'seed' || t.endsWith('+kafka'))
     ? await MockKafka.start()
     : undefined;
