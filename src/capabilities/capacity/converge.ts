@@ -200,7 +200,13 @@ export class CapacityConverger {
       logger.error({ err: error, transition: transition.id }, 'chat progress: could not queue a report'),
     );
     events.emit('transition.started', started);
-    const actionCtx: ActionContext = { executionId, transitionId: transition.id, dryRun };
+    const actionCtx: ActionContext = {
+      executionId,
+      transitionId: transition.id,
+      dryRun,
+      // What this transition's first attempt saw: a resumed converge reports the change from there.
+      ...(dryRun ? {} : { seen: (state: string) => store.firstSeen(transition.id, state) }),
+    };
     this.pendingCalls.set(executionId, record.calls);
     const begunAt = performance.now();
     let outcome: ConvergeOutcome;

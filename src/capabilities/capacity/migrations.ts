@@ -98,5 +98,10 @@ export const capacityMigrations: MigrationModule = {
     CREATE UNIQUE INDEX IF NOT EXISTS windows_origin_event ON ${s}.windows ((origin #>> '{chat,eventKey}'))
       WHERE origin #>> '{chat,eventKey}' IS NOT NULL;
   `,
+    // 3: the state a transition's resource was in when a converge for it first looked, before any change: an
+    // attempt killed after its calls leaves it, and the attempt that finishes reports the change from there.
+    (s) => `
+    ALTER TABLE ${s}.transitions ADD COLUMN IF NOT EXISTS first_seen text;
+  `,
   ],
 };

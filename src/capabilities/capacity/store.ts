@@ -540,6 +540,18 @@ export class Store {
    * by it), and the holds that count for the resource right now. Null when it has none (a job delivered twice,
    * or its transitions covered already). `globalDryRun` makes every execution a dry-run.
    */
+  /**
+   * The state a transition's resource was first seen in by a converge for it: `state` if this is the first look,
+   * else what the first look saw (kept across a crash; see ActionContext.seen).
+   */
+  async firstSeen(transitionId: string, state: string): Promise<string> {
+    const rows = await this.db.query<{ first_seen: string | null }>(
+      `UPDATE ${this.s}.transitions SET first_seen = coalesce(first_seen, $2) WHERE id = $1 RETURNING first_seen`,
+      [transitionId, state],
+    );
+    return rows[0]?.first_seen ?? state;
+  }
+
   async beginExecution(
     resource: string,
     globalDryRun: boolean,

@@ -98,7 +98,8 @@ export class AuroraReplicaAction implements CapacityAction<AuroraResource>, Read
         (i) => !view.writers.has(id(i)) && !GONE_STATUSES.has(i.DBInstanceStatus ?? ''),
       );
       const managed = readers.filter((i) => isManaged(i, view.writers));
-      const from = describeReaders(readers.length, managed.length);
+      const now = describeReaders(readers.length, managed.length);
+      const from = (await ctx.seen?.(now)) ?? now;
       const pending = dryRun
         ? []
         : managed.filter((i) => stateOf(i.DBInstanceStatus ?? '') === 'creating').map(id);
@@ -111,7 +112,7 @@ export class AuroraReplicaAction implements CapacityAction<AuroraResource>, Read
         return {
           from,
           to,
-          changed: true,
+          changed: to !== from,
           createdReaders: dryRun ? [] : created,
           pendingReaders: pending,
           details,
@@ -121,9 +122,9 @@ export class AuroraReplicaAction implements CapacityAction<AuroraResource>, Read
         const deleted = await this.#delete(resource, managed, windowIds, managed.length - amount, ctx);
         details[dryRun ? 'wouldDelete' : 'deleted'] = deleted;
         const to = describeReaders(readers.length - deleted.length, managed.length - deleted.length);
-        return { from, to, changed: true, details };
+        return { from, to, changed: to !== from, details };
       }
-      return { from, to: from, changed: false, pendingReaders: pending, details };
+      return { from, to: now, changed: now !== from, pendingReaders: pending, details };
     } catch (error) {
       if (error instanceof ChronopsError) throw error;
       throw new CloudError(`Aurora ${resource.clusterId}: ${describeError(error)}`, { cause: error });

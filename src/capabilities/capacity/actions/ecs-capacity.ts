@@ -48,13 +48,15 @@ export class EcsCapacityAction implements CapacityAction<EcsResource> {
     const label = `ECS ${resource.cluster}/${resource.service}`;
     try {
       const current = await this.#readCurrent(resource, ctx);
+      const now = describe(current);
+      const from = (await ctx.seen?.(now)) ?? now;
       const stored = parseBaseline(await this.#baselines.get(resource.name));
       const details: Record<string, unknown> = { mode: current.mode, dryRun };
 
       if (target === null) {
         if (!stored) {
           details.baseline = null;
-          return { from: describe(current), to: describe(current), changed: false, details };
+          return { from, to: now, changed: from !== now, details };
         }
         details.baseline = stored;
         if (stored.mode !== current.mode) {
@@ -62,16 +64,11 @@ export class EcsCapacityAction implements CapacityAction<EcsResource> {
           // to what the service is now, so leave it as it is rather than guess.
           details.skipped = `stored baseline is for mode '${stored.mode}', service is now in mode '${current.mode}'`;
           if (!dryRun) await this.#baselines.clear(resource.name);
-          return { from: describe(current), to: describe(current), changed: false, details };
+          return { from, to: now, changed: from !== now, details };
         }
         const to = await this.#apply(resource, current, stored, ctx);
         if (!dryRun) await this.#baselines.clear(resource.name);
-        return {
-          from: describe(current),
-          to: describe(to),
-          changed: describe(to) !== describe(current),
-          details,
-        };
+        return { from, to: describe(to), changed: describe(to) !== from, details };
       }
 
       let baseline = stored;
@@ -93,12 +90,7 @@ export class EcsCapacityAction implements CapacityAction<EcsResource> {
           ? { mode: 'aas', min: Math.max(baseline.min, amount), max: Math.max(baseline.max, amount) }
           : { mode: 'desired', desired: Math.max(baseline.desired, amount) };
       const to = await this.#apply(resource, current, wanted, ctx);
-      return {
-        from: describe(current),
-        to: describe(to),
-        changed: describe(to) !== describe(current),
-        details,
-      };
+      return { from, to: describe(to), changed: describe(to) !== from, details };
     } catch (error) {
       if (error instanceof ChronopsError) throw error;
       throw new CloudError(`${label}: ${describeError(error)}`, { cause: error });

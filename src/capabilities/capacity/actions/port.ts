@@ -5,6 +5,12 @@ export interface ActionContext {
   executionId: string;
   transitionId: string;
   dryRun: boolean;
+  /**
+   * Told the state the action read before changing anything; answers the state to report as the outcome's
+   * `from`: the one the transition's first attempt saw (an attempt killed after its calls leaves its changes
+   * behind, and the attempt that finishes must report them as made, not as found). Absent: what was read.
+   */
+  seen?: (from: string) => Promise<string>;
 }
 
 /**
