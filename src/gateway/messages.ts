@@ -3,20 +3,20 @@
 
 import type { KafkaMessage } from './kafka.ts';
 
+/** What of a stored delivery its Kafka message carries (the columns of the gateway's inbox). */
+export interface DeliveryRow {
+  key: string;
+  source: string;
+  kind: string;
+  type: string;
+  subtype: string | null;
+  body: string;
+  partition_key: string | null;
+  received_at: Date;
+}
+
 /** The Kafka message of a delivery: key = its partition key (team/channel), headers say what it is. */
-export function messageOf(
-  row: {
-    key: string;
-    source: string;
-    kind: string;
-    type: string;
-    subtype: string | null;
-    body: string;
-    partition_key: string | null;
-    received_at: Date;
-  },
-  topic: string,
-): KafkaMessage {
+export function messageOf(row: DeliveryRow, topic: string): KafkaMessage {
   const headers: Record<string, string> = {
     source: row.source,
     kind: row.kind,

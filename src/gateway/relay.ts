@@ -18,7 +18,7 @@ import type { Metrics } from '../kernel/metrics.ts';
 import { Signal } from '../kernel/signal.ts';
 import type { Db } from '../store/db.ts';
 import type { KafkaMessage, ProducedOffsets, StoredKafkaMessage } from './kafka.ts';
-import { messageOf } from './messages.ts';
+import { type DeliveryRow, messageOf } from './messages.ts';
 
 export { messageOf };
 
@@ -56,17 +56,9 @@ export interface KafkaRelayOptions {
   takeLeaseAtStart?: boolean;
 }
 
-interface RelayRow {
+interface RelayRow extends DeliveryRow {
   id: number;
-  key: string;
-  source: string;
-  kind: string;
-  type: string;
-  subtype: string | null;
-  body: string;
-  partition_key: string | null;
   topics: string[];
-  received_at: Date;
   relay_attempts: number;
 }
 

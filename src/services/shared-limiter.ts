@@ -207,13 +207,8 @@ export class SharedServiceLimiter implements Limiter {
     if (want === 0) return;
     const candidates = this.#candidates(s);
     if (candidates.length === 0) return;
-    const epoch = this.#epoch;
-    // unnest is read one row at a time and the filter stops at the LIMIT: only the slots returned are locked.
-    const rows = await this.#query<{ k: number }>(
-      `SELECT k FROM unnest($2::int[]) AS k WHERE pg_try_advisory_lock(hashtext($1), k) LIMIT $3`,
-      [this.#key(service), candidates, want],
-    );
-    if (epoch !== this.#epoch) return;
+    const rows = await this.#lock(service, candidates, want);
+    if (rows === undefined) return;
     const now = Date.now();
     for (const { k } of rows) {
       s.held.set(k, now);
@@ -228,6 +223,23 @@ export class SharedServiceLimiter implements Limiter {
     }
     if (s.free.length > 0 && s.waiting.length === 0 && Date.now() >= s.keepUntil) this.#trimFree(service, s);
     if (rows.length > 0 && s.waiting.length > 0) s.askAgain = true;
+  }
+
+  /**
+   * Locks up to `want` of the candidate slots; undefined when the connection was lost meanwhile (the locks went
+   * with it). unnest is read one row at a time and the filter stops at the LIMIT: only the slots returned are locked.
+   */
+  async #lock(
+    service: string,
+    candidates: number[],
+    want: number,
+  ): Promise<Array<{ k: number }> | undefined> {
+    const epoch = this.#epoch;
+    const rows = await this.#query<{ k: number }>(
+      `SELECT k FROM unnest($2::int[]) AS k WHERE pg_try_advisory_lock(hashtext($1), k) LIMIT $3`,
+      [this.#key(service), candidates, want],
+    );
+    return epoch === this.#epoch ? rows : undefined;
   }
 
   /** Unlocks the free slots (nobody here waits for them). */
@@ -261,12 +273,8 @@ export class SharedServiceLimiter implements Limiter {
     if (want <= 0) return;
     const candidates = this.#candidates(s);
     if (candidates.length === 0) return;
-    const epoch = this.#epoch;
-    const rows = await this.#query<{ k: number }>(
-      `SELECT k FROM unnest($2::int[]) AS k WHERE pg_try_advisory_lock(hashtext($1), k) LIMIT $3`,
-      [this.#key(service), candidates, want],
-    );
-    if (epoch !== this.#epoch) return;
+    const rows = await this.#lock(service, candidates, want);
+    if (rows === undefined) return;
     for (const { k } of rows) {
       s.held.set(k, 0);
       const w = s.waiting.shift();

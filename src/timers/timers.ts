@@ -288,15 +288,7 @@ export class Timers implements TimerScheduler {
         moved.map((m) => m.old_job),
         { db: tx.bossDb },
       );
-      await this.o.boss.insert(
-        TIMER_QUEUE,
-        moved.map((m) => ({
-          id: m.job_id,
-          data: { kind: m.kind, key: m.key } satisfies KeyJob,
-          ...this.jobOptions(m.kind),
-        })),
-        { db: tx.bossDb },
-      );
+      await this.sendKeyJobs(tx, moved);
       return moved.length;
     });
     if (sent > 0) this.workSignal.notify();
@@ -318,17 +310,7 @@ export class Timers implements TimerScheduler {
         [ids],
       );
       await this.o.boss.cancel(TIMER_QUEUE, ids, { db: tx.bossDb });
-      if (moved.length > 0) {
-        await this.o.boss.insert(
-          TIMER_QUEUE,
-          moved.map((m) => ({
-            id: m.job_id,
-            data: { kind: m.kind, key: m.key } satisfies KeyJob,
-            ...this.jobOptions(m.kind),
-          })),
-          { db: tx.bossDb },
-        );
-      }
+      await this.sendKeyJobs(tx, moved);
       return moved.length;
     });
     if (sent > 0) this.workSignal.notify();
@@ -467,17 +449,10 @@ export class Timers implements TimerScheduler {
       if (idle.length > 0) {
         await tx.query(`DELETE FROM ${this.s}.timer_keys WHERE job_id = ANY($1::uuid[])`, [idle]);
       }
-      if (toRun.size > 0) {
-        await this.o.boss.insert(
-          TIMER_QUEUE,
-          [...toRun.values()].map((j) => ({
-            id: j.jobId,
-            data: { kind: j.kind, key: j.key } satisfies KeyJob,
-            ...this.jobOptions(j.kind),
-          })),
-          { db: tx.bossDb },
-        );
-      }
+      await this.sendKeyJobs(
+        tx,
+        [...toRun.values()].map((j) => ({ kind: j.kind, key: j.key, job_id: j.jobId })),
+      );
       sent = toRun.size;
       return due.length;
     });
@@ -490,6 +465,23 @@ export class Timers implements TimerScheduler {
     }
     if (sent > 0) this.workSignal.notify();
     return looked;
+  }
+
+  /** One pg-boss job per key, under the job id its `timer_keys` row names, in the caller's transaction. */
+  private async sendKeyJobs(
+    tx: DbTx,
+    keys: ReadonlyArray<{ kind: string; key: string; job_id: string }>,
+  ): Promise<void> {
+    if (keys.length === 0) return;
+    await this.o.boss.insert(
+      TIMER_QUEUE,
+      keys.map((k) => ({
+        id: k.job_id,
+        data: { kind: k.kind, key: k.key } satisfies KeyJob,
+        ...this.jobOptions(k.kind),
+      })),
+      { db: tx.bossDb },
+    );
   }
 
   private jobOptions(kind: string) {
