@@ -258,6 +258,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     wakeOutbox = () => chat.outbox.notify();
     // Each converge step's thread messages commit with the step's record (before the timer loop starts).
     capacity.converger.progress = chat.progress;
+    service.progress = chat.progress;
     // Every capability's chat commands on the one router, before chat starts (it checks the permission keys).
     for (const c of running) c.commands?.(chat.handler);
     await chat.start();

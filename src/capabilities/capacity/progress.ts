@@ -45,9 +45,11 @@ export type ProgressReport = {
 /**
  * Where the converger queues its reports: `queue` with the transaction that records what they report (the
  * messages then exist if and only if the record does), `wake` after that commit (the outbox looks at once).
+ * The cancel queues its plan update the same way: `cancelled` in the cancel's transaction.
  */
 export interface ProgressSink {
   queue(reports: ProgressReport[], tx?: Queryable): Promise<void>;
+  cancelled(window: CapacityWindow, actor: string, tx?: Queryable): Promise<void>;
   wake(): void;
 }
 
@@ -62,8 +64,8 @@ export interface ProgressReporterOptions {
   logger: Logger;
   onQueued?: () => void;
   /**
-   * The converger calls `queue` in its own transactions (it is the converger's ProgressSink): only the cancel
-   * is heard as an event. Otherwise every report is heard as an event, after the commit.
+   * The converger calls `queue` and the service `cancelled` in their own transactions (this is their
+   * ProgressSink). Otherwise every report and the cancel are heard as events, after the commit.
    */
   inTransaction?: boolean;
 }
@@ -86,12 +88,11 @@ export class ProgressReporter implements ProgressSink {
 
   start(): void {
     const { events } = this.o;
-    if (!this.o.inTransaction) {
-      for (const event of REPORTED) {
-        this.unsubscribe.push(
-          events.on(event, (payload) => this.track(this.queue([{ event, payload } as ProgressReport]))),
-        );
-      }
+    if (this.o.inTransaction) return;
+    for (const event of REPORTED) {
+      this.unsubscribe.push(
+        events.on(event, (payload) => this.track(this.queue([{ event, payload } as ProgressReport]))),
+      );
     }
     this.unsubscribe.push(
       events.on('window.cancelled', (e) => this.track(this.cancelled(e.window, e.actor))),
@@ -228,26 +229,38 @@ export class ProgressReporter implements ProgressSink {
     this.pending.add(tracked);
   }
 
-  private async cancelled(window: CapacityWindow, actor: string): Promise<void> {
+  /**
+   * The plan message of a cancelled window, updated; with `tx`, queued inside it (the caller wakes after). As in
+   * `queue`, a message that cannot be rendered is logged and left out (the cancel stands); a database error
+   * is thrown (the cancel rolls back with it).
+   */
+  async cancelled(window: CapacityWindow, actor: string, tx?: Queryable): Promise<void> {
     const origin = chatOriginOf(window);
     if (!origin || !this.o.platforms.includes(origin.platform)) return;
     const by = /^[UW][A-Z0-9]{2,}$/.test(actor) ? mention(origin.platform, { id: actor }) : actor;
-    const plan = planReply(window, this.o.config, {
-      cancelled: { by, at: window.cancelledAt ?? new Date() },
-    });
-    await this.o.store.enqueue([
-      {
-        key: `plan-cancelled:${window.id}`,
-        platform: origin.platform,
-        op: 'update',
-        role: 'plan-update',
-        channel: origin.channel,
-        windowId: window.id,
-        afterKey: origin.eventKey,
-        text: plan.text,
-        blocks: plan.blocks ?? null,
-      },
-    ]);
-    this.o.onQueued?.();
+    let plan: ReturnType<typeof planReply>;
+    try {
+      plan = planReply(window, this.o.config, { cancelled: { by, at: window.cancelledAt ?? new Date() } });
+    } catch (error) {
+      this.o.logger.error({ err: error, window: window.id }, 'chat progress: could not render a cancel');
+      return;
+    }
+    await this.o.store.enqueue(
+      [
+        {
+          key: `plan-cancelled:${window.id}`,
+          platform: origin.platform,
+          op: 'update',
+          role: 'plan-update',
+          channel: origin.channel,
+          windowId: window.id,
+          afterKey: origin.eventKey,
+          text: plan.text,
+          blocks: plan.blocks ?? null,
+        },
+      ],
+      tx,
+    );
+    if (!tx) this.o.onQueued?.();
   }
 }

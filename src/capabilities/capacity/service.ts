@@ -6,6 +6,7 @@ import type { Metrics } from '../../kernel/metrics.ts';
 import { GroupCommit } from '../../store/group-commit.ts';
 import type { CapacityWindow, Transition, WindowStatus } from './model.ts';
 import { transitionPoints } from './plan.ts';
+import type { ProgressSink } from './progress.ts';
 import type { AuditEntry, NewTransition, Store } from './store.ts';
 import { buildHolds, type WindowRequest } from './windows.ts';
 
@@ -44,6 +45,8 @@ export class CapacityService {
   private readonly metrics: Metrics;
   private readonly onScheduleChanged: (earliestDue: Date | null) => void;
   private readonly now: () => Date;
+  /** Where a cancel queues its chat messages, in its transaction (set by the host when chat is on). */
+  progress: ProgressSink | undefined = undefined;
   private readonly writes: GroupCommit<
     { window: CapacityWindow; transitions: NewTransition[]; audit: AuditEntry },
     Transition[]
@@ -105,14 +108,16 @@ export class CapacityService {
   }
 
   async cancel(id: string, actor: Actor): Promise<CapacityWindow> {
+    const progress = this.progress;
     const { window } = await this.refusedIsAudited('window.cancel', actor, { window: id }, () =>
-      this.store.cancelWindow(id, {
-        actor: actor.id,
-        source: actor.source,
-        action: 'window.cancel',
-        outcome: 'ok',
-      }),
+      this.store.cancelWindow(
+        id,
+        { actor: actor.id, source: actor.source, action: 'window.cancel', outcome: 'ok' },
+        // The plan message's update commits with the cancel: a crash right after it loses neither.
+        progress ? (tx, cancelled) => progress.cancelled(cancelled, actor.id, tx) : undefined,
+      ),
     );
+    progress?.wake();
     this.metrics.windowsCancelled.inc();
     this.onScheduleChanged(null);
     this.events.emit('window.cancelled', { window, actor: actor.id });

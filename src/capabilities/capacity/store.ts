@@ -278,6 +278,8 @@ export class Store {
   async cancelWindow(
     id: string,
     audit: AuditEntry,
+    /** Runs last in the cancel's transaction, with the cancelled window (e.g. to queue its chat messages). */
+    inTransaction?: (tx: Queryable, window: CapacityWindow) => Promise<void>,
   ): Promise<{ window: CapacityWindow; reconcile: Transition[] }> {
     const reconcile = await this.db.transaction(async (tx) => {
       const rows = await tx.query<WindowRow>(
@@ -337,6 +339,7 @@ export class Store {
       }
       await this.timers.schedule(tx, created.map(dueRow));
       await this.insertAudit(tx, { ...audit, target: id });
+      if (inTransaction) await inTransaction(tx, await this.getWindow(id, tx));
       return created;
     });
     return { window: await this.getWindow(id), reconcile };

@@ -3,10 +3,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { ProgressReporter } from '../../../src/capabilities/capacity/progress.ts';
+import { CapacityService } from '../../../src/capabilities/capacity/service.ts';
 import { Store } from '../../../src/capabilities/capacity/store.ts';
+import { ChatStore } from '../../../src/chat/chat-store.ts';
 import { migrationModules } from '../../../src/hosts/modules.ts';
+import { EventBus } from '../../../src/kernel/events.ts';
+import { createLogger } from '../../../src/kernel/logger.ts';
+import { Metrics } from '../../../src/kernel/metrics.ts';
 import { migrate } from '../../../src/store/migrations.ts';
 import type { PgliteDb } from '../../../src/store/pglite-db.ts';
+import { testConfig } from '../../support/harness.ts';
 import { memoryPglite } from '../../support/pglite.ts';
 
 describe('Store.cancelWindow', () => {
@@ -74,5 +81,76 @@ describe('Store.cancelWindow', () => {
     const { reconcile } = await store.cancelWindow('later001', audit);
     // Assess
     assert.deepEqual(reconcile, []);
+  });
+
+  describe('from chat: the plan message’s update commits with the cancel', () => {
+    /** A service whose cancel queues the plan update through a reporter on the chat outbox (as `serve` wires it). */
+    function service(chat: Pick<ChatStore, 'enqueue'>) {
+      const events = new EventBus();
+      const s = new CapacityService({ store, config: testConfig(), events, metrics: new Metrics() });
+      s.progress = new ProgressReporter({
+        events,
+        store: chat,
+        config: testConfig(),
+        getWindow: (id, q) => store.getWindow(id, q),
+        platforms: ['slack'],
+        logger: createLogger({ level: 'silent' }),
+        inTransaction: true,
+      });
+      return s;
+    }
+    const fromSlack = (id: string) =>
+      db.query(`UPDATE chronops.windows SET origin = $2 WHERE id = $1`, [
+        id,
+        {
+          chat: {
+            platform: 'slack',
+            channel: 'C1',
+            threadTs: '1.2',
+            eventKey: `slack:event:${id}`,
+            user: { id: 'U0BOB' },
+          },
+        },
+      ]);
+    const actor = { id: 'U0ALICE', source: 'slack' };
+
+    it('is in the outbox when the cancel returns, with nothing left to run after the commit', async () => {
+      // Prepare
+      await windowOn('chat0001', 50, { web: 'done', 'shop-db': 'done' });
+      await fromSlack('chat0001');
+      // Act
+      const window = await service(new ChatStore(db, 'chronops')).cancel('chat0001', actor);
+      // Assess: no reporter to wait for — the row is there already, an update of the plan in the thread
+      assert.equal(window.status, 'cancelled');
+      const rows = await db.query<{ key: string; op: string; channel: string; text: string }>(
+        `SELECT key, op, channel, text FROM chronops.chat_outbox WHERE window_id = 'chat0001'`,
+      );
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0]!.key, 'plan-cancelled:chat0001');
+      assert.equal(rows[0]!.op, 'update');
+      assert.equal(rows[0]!.channel, 'C1');
+      assert.match(rows[0]!.text, /<@U0ALICE>/);
+    });
+
+    it('rolls the cancel back when its message cannot be queued (both or neither)', async () => {
+      // Prepare: a chat store whose insert fails, as a database error inside the cancel's transaction would
+      await windowOn('chat0002', 50, { web: 'done', 'shop-db': 'done' });
+      await fromSlack('chat0002');
+      const failing = {
+        enqueue: async () => {
+          throw new Error('outbox insert failed');
+        },
+      };
+      // Act
+      await assert.rejects(service(failing).cancel('chat0002', actor), /outbox insert failed/);
+      // Assess: the window is still active, no reconcile was scheduled, and a later cancel works
+      assert.equal((await store.getWindow('chat0002')).status, 'active');
+      const reconciles = await db.query(
+        `SELECT 1 FROM chronops.transitions WHERE window_id = 'chat0002' AND kind = 'reconcile'`,
+      );
+      assert.equal(reconciles.length, 0);
+      const window = await service(new ChatStore(db, 'chronops')).cancel('chat0002', actor);
+      assert.equal(window.status, 'cancelled');
+    });
   });
 });
