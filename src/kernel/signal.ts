@@ -1,8 +1,17 @@
-/** Wakes a sleeping loop early. */
+/**
+ * Wakes a sleeping loop early. A notify while nobody waits (the loop is busy with a pass that may have read
+ * before the new work arrived) is kept: the loop's next wait returns at once, so the work is not left for a
+ * whole poll interval.
+ */
 export class Signal {
   private waiters: Array<() => void> = [];
+  private pending = false;
 
   wait(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -15,6 +24,10 @@ export class Signal {
   }
 
   notify(): void {
+    if (this.waiters.length === 0) {
+      this.pending = true;
+      return;
+    }
     for (const waiter of [...this.waiters]) waiter();
   }
 }
