@@ -4,8 +4,6 @@
 // builds a few schemas instead of the whole config's (src/kernel/config.ts costs ~10× more to load).
 // Secrets come from the environment as for the server: SLACK_SIGNING_SECRET, and the sources' `${NAME}` references.
 
-import { readFileSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import {
@@ -16,6 +14,7 @@ import {
   resolveSources,
   sourcesSchema,
 } from '../gateway/config.ts';
+import { isJsonConfig, parseConfigText, readConfigFile } from '../kernel/config-file.ts';
 import { ConfigError, type FieldIssue } from '../kernel/errors.ts';
 
 // The same wording of zod's own messages as the server's (the full zod build sets it when it loads).
@@ -41,39 +40,10 @@ export async function loadGatewayConfig(
   path: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<GatewayConfig> {
-  const file = resolve(path);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error);
-    throw new ConfigError([{ field: 'config', message: `cannot read ${file}: ${reason}` }], { cause: error });
-  }
-  return parseGatewayConfig(await parseText(text, file), env);
-}
-
-async function parseText(text: string, file: string): Promise<unknown> {
-  if (extname(file).toLowerCase() === '.json') {
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      throw new ConfigError([
-        { field: 'config', message: `${file} is not valid JSON: ${(error as Error).message}` },
-      ]);
-    }
-  }
+  const { file, text } = readConfigFile(path);
   // The YAML parser is loaded only for a YAML file (a JSON config spares its load at a cold start).
-  const { parseDocument } = await import('./lambda-yaml.ts');
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => ({
-        field: 'config',
-        message: `${file} is not valid YAML: ${e.message.split('\n')[0]}`,
-      })),
-    );
-  }
-  return doc.toJS();
+  const yaml = isJsonConfig(file) ? undefined : (await import('./lambda-yaml.ts')).parseDocument;
+  return parseGatewayConfig(parseConfigText(text, file, yaml), env);
 }
 
 /** The gateway's sections of an already parsed config, with the secrets read from `env`. */

@@ -2,8 +2,7 @@
 // the data lives. Read once at start and validated completely, so that a typo stops chronops with a message
 // naming the field instead of surfacing at 3 a.m. when a window fires.
 
-import { readFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { AuroraResource, EcsResource, Resource, ResourceKind } from '../capabilities/capacity/model.ts';
@@ -31,6 +30,7 @@ import {
 } from '../gateway/config.ts';
 import { checkReplyTo, type NotifyConfig, notifySchema, resolveNotify } from '../notify/config.ts';
 import { resolveServices, type ServiceConfig, serviceEntrySchema } from '../services/config.ts';
+import { parseConfigText, readConfigFile } from './config-file.ts';
 import { ConfigError, type FieldIssue } from './errors.ts';
 import { isValidZone } from './time.ts';
 
@@ -311,40 +311,8 @@ export function resolveConfigPath(option?: string, env: NodeJS.ProcessEnv = proc
  * directory) are resolved against the file's folder. Throws ConfigError naming every bad field.
  */
 export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Config {
-  const file = resolve(path);
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error);
-    throw new ConfigError([{ field: 'config', message: `cannot read ${file}: ${reason}` }], { cause: error });
-  }
-  return parseConfig(parseSource(source, file), env, { baseDir: dirname(file) });
-}
-
-function parseSource(source: string, file: string): unknown {
-  if (extname(file).toLowerCase() === '.json') {
-    try {
-      return JSON.parse(source);
-    } catch (error) {
-      throw new ConfigError(
-        [{ field: 'config', message: `${file} is not valid JSON: ${(error as Error).message}` }],
-        {
-          cause: error,
-        },
-      );
-    }
-  }
-  const doc = parseDocument(source);
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => ({
-        field: 'config',
-        message: `${file} is not valid YAML: ${e.message.split('\n')[0]}`,
-      })),
-    );
-  }
-  return doc.toJS();
+  const { file, text } = readConfigFile(path);
+  return parseConfig(parseConfigText(text, file, parseDocument), env, { baseDir: dirname(file) });
 }
 
 /**
