@@ -294,12 +294,17 @@ for (const backend of backends) {
         async () => service.connections - before >= 2 && service.connections - before,
         5000,
       );
-      await Promise.all(
+      const answers = await Promise.all(
         Array.from({ length: 4 }, (_, i) => fresh.call('cms', { method: 'POST', path: '/w' }, `w-${i}`)),
       );
       await fresh.idle();
 
       // Assess
+      assert.deepEqual(
+        answers.map((a) => a.summary.replace(/in \d+ ms/, 'in … ms')),
+        Array(4).fill('200 in … ms'),
+        'every call answered on the connections opened ahead',
+      );
       assert.equal(opened, 2, 'as many as the concurrency (2), not the burst (5)');
       assert.equal(service.connections - before, 2, 'the burst used them');
     });
