@@ -4,6 +4,7 @@
 // node:http with a keep-alive agent (docs/benchmarks.md, "HTTP jobs").
 import net from 'node:net';
 import { buildConnector, type Dispatcher, Pool } from 'undici';
+import { whenAborted } from './abort.ts';
 
 export interface WireAnswer {
   status: number;
@@ -213,29 +214,4 @@ export class HttpSender {
     for (const pool of this.#pools.values()) pool.close();
     this.#pools.clear();
   }
-}
-
-/**
- * One 'abort' listener per signal for all the requests it may stop: a burst of a thousand requests under one
- * signal would otherwise add and remove a thousand listeners, each a walk of the signal's list.
- */
-const aborters = new WeakMap<AbortSignal, Set<() => void>>();
-function whenAborted(signal: AbortSignal, fn: () => void): () => void {
-  let set = aborters.get(signal);
-  if (!set) {
-    const fns = new Set<() => void>();
-    set = fns;
-    aborters.set(signal, fns);
-    signal.addEventListener(
-      'abort',
-      () => {
-        for (const f of [...fns]) f();
-        fns.clear();
-      },
-      { once: true },
-    );
-  }
-  set.add(fn);
-  const fns = set;
-  return () => fns.delete(fn);
 }

@@ -2,6 +2,8 @@
 // in the process: the whole limit on the embedded database (one process). Several servers on one PostgreSQL
 // database share the limit through SharedServiceLimiter (shared-limiter.ts).
 
+import { whenAborted } from './abort.ts';
+
 export interface Limiter {
   /** Resolves with a release function once a slot of `service` is free. */
   acquire(service: string, limit: number, signal?: AbortSignal): Promise<() => void>;
@@ -29,15 +31,16 @@ export class ServiceLimiter implements Limiter {
       await new Promise<void>((resolve, reject) => {
         const queue = this.#waiting.get(service) ?? [];
         const go = () => {
-          signal?.removeEventListener('abort', abort);
+          forget?.();
           resolve();
         };
-        const abort = () => {
-          const i = queue.indexOf(go);
-          if (i >= 0) queue.splice(i, 1);
-          reject(signal?.reason ?? new Error('aborted'));
-        };
-        signal?.addEventListener('abort', abort, { once: true });
+        const forget = signal
+          ? whenAborted(signal, () => {
+              const i = queue.indexOf(go);
+              if (i >= 0) queue.splice(i, 1);
+              reject(signal.reason ?? new Error('aborted'));
+            })
+          : undefined;
         queue.push(go);
         this.#waiting.set(service, queue);
       });

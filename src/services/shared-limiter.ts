@@ -16,13 +16,14 @@
 // The embedded database (PGlite) is one process: the in-process ServiceLimiter is the whole limit there.
 import pg from 'pg';
 import type { Logger } from '../kernel/logger.ts';
+import { whenAborted } from './abort.ts';
 import type { Limiter } from './limiter.ts';
 
 interface Waiter {
   resolve: (slot: number) => void;
   reject: (error: unknown) => void;
-  signal?: AbortSignal;
-  onAbort?: () => void;
+  /** Forgets its abort listener (src/services/abort.ts). */
+  forget?: () => void;
 }
 
 interface ServiceSlots {
@@ -109,13 +110,11 @@ export class SharedServiceLimiter implements Limiter {
         const w: Waiter = { resolve, reject };
         if (signal) {
           if (signal.aborted) return reject(signal.reason ?? new Error('aborted'));
-          w.signal = signal;
-          w.onAbort = () => {
+          w.forget = whenAborted(signal, () => {
             const i = s.waiting.indexOf(w);
             if (i >= 0) s.waiting.splice(i, 1);
             reject(signal.reason ?? new Error('aborted'));
-          };
-          signal.addEventListener('abort', w.onAbort, { once: true });
+          });
         }
         s.waiting.push(w);
         this.#ask(service, s);
@@ -136,7 +135,7 @@ export class SharedServiceLimiter implements Limiter {
       const next = turnOver ? undefined : s.waiting.shift();
       if (next) {
         // Straight to the next caller of this server: no round trip.
-        next.signal?.removeEventListener('abort', next.onAbort!);
+        next.forget?.();
         next.resolve(taken);
         return;
       }
@@ -214,7 +213,7 @@ export class SharedServiceLimiter implements Limiter {
       s.held.set(k, now);
       const w = s.waiting.shift();
       if (w) {
-        w.signal?.removeEventListener('abort', w.onAbort!);
+        w.forget?.();
         w.resolve(k);
       } else {
         // The caller gave up meanwhile.
@@ -280,7 +279,7 @@ export class SharedServiceLimiter implements Limiter {
       const w = s.waiting.shift();
       if (w) {
         s.held.set(k, Date.now());
-        w.signal?.removeEventListener('abort', w.onAbort!);
+        w.forget?.();
         w.resolve(k);
       } else {
         s.free.push(k);
@@ -416,7 +415,7 @@ export class SharedServiceLimiter implements Limiter {
       if (s.retry) clearTimeout(s.retry);
       if (s.trim) clearTimeout(s.trim);
       for (const w of s.waiting.splice(0)) {
-        w.signal?.removeEventListener('abort', w.onAbort!);
+        w.forget?.();
         w.reject(new Error('the service limiter is closed'));
       }
     }
