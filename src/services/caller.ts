@@ -45,6 +45,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Told when the request leaves (after the concurrency limit let it through): dispatch lateness. */
   onSent?(at: Date): void;
+  /** Told when the answer (or the failure) is in, before it is audited. */
+  onAnswered?(): void;
 }
 
 export type CallOutcome = 'ok' | 'http-error' | 'timeout' | 'connection' | 'aborted';
@@ -173,6 +175,7 @@ export class ServiceCaller {
     } finally {
       release();
     }
+    o.onAnswered?.();
     await this.#hold.pass();
     await this.#audit
       ?.submit({

@@ -281,26 +281,28 @@ export class JobsService {
     for (const [service, n] of calls) void this.#o.services.prepare(service, n, at);
     const wait = at.getTime() - this.#now().getTime();
     if (wait > 0) await sleep(wait, ctx.signal);
-    // While the burst is being sent, records (run outcomes, audit) wait: on the embedded database a write runs on
-    // this thread and would hold up the requests not sent yet.
+    // Until every call of the burst is answered, records (run outcomes, audit) wait: their statements (the embedded
+    // database's thread, or the PostgreSQL server) would take the machine's CPU from the requests still on their
+    // way — on the embedded database they cost the most (docs/benchmarks.md, "HTTP jobs"). A call that takes long
+    // does not hold them for more than a few seconds (WriteHold).
     const resume = [this.store.holdWrites(), this.#o.services.holdAudit()];
-    let unsent = work.length;
-    const sentOne = () => {
-      if (--unsent === 0) {
+    let open = work.length;
+    const overOne = () => {
+      if (--open === 0) {
         for (const r of resume) r();
       }
     };
-    if (unsent === 0) for (const r of resume) r();
+    if (open === 0) for (const r of resume) r();
     await Promise.all(
       work.map((w) => {
         let counted = false;
-        const sent = () => {
+        const over = () => {
           if (!counted) {
             counted = true;
-            sentOne();
+            overOne();
           }
         };
-        return this.#execute(w.run, w.spec, ctx.signal, sent).finally(sent);
+        return this.#execute(w.run, w.spec, ctx.signal, over).finally(over);
       }),
     );
   }
@@ -333,8 +335,11 @@ export class JobsService {
     if (begun) await this.#execute(begun, job.spec, ctx.signal);
   }
 
-  /** Calls the service for one attempt of `run` and records what came of it. */
-  async #execute(run: RunRecord, spec: JobSpec, signal: AbortSignal, sent?: () => void): Promise<void> {
+  /**
+   * Calls the service for one attempt of `run` and records what came of it. `over`: told once the call's answer is
+   * in (or the message is handed to Kafka) — the fire's burst holds its records until then.
+   */
+  async #execute(run: RunRecord, spec: JobSpec, signal: AbortSignal, over?: () => void): Promise<void> {
     let answer: ServiceAnswer;
     let callback: Record<string, string> | undefined;
     if (spec.mode === 'callback' || spec.mode === 'kafka') {
@@ -360,7 +365,7 @@ export class JobsService {
       };
     }
     if (spec.mode === 'kafka') {
-      await this.#produce(run, spec, callback!, sent);
+      await this.#produce(run, spec, callback!, over);
       return;
     }
     try {
@@ -380,9 +385,9 @@ export class JobsService {
           ...(callback ? { extraHeaders: callback } : {}),
           signal,
           onSent: (at) => {
-            sent?.();
             this.#o.metrics.lateness(spec.name, Math.max(0, at.getTime() - run.dueAt.getTime()) / 1000);
           },
+          onAnswered: () => over?.(),
         },
       );
     } catch (error) {
@@ -505,7 +510,7 @@ export class JobsService {
     run: RunRecord,
     spec: JobSpec,
     callback: Record<string, string>,
-    sent?: () => void,
+    over?: () => void,
   ): Promise<void> {
     const value = JSON.stringify({
       job: spec.name,
@@ -532,7 +537,7 @@ export class JobsService {
     const attempt = { attempt: run.attempt, at: sentAt.toISOString(), summary: '' };
     try {
       if (!this.#o.kafka) throw new Error('kafka: is not configured');
-      sent?.();
+      over?.();
       await this.#o.kafka().send([{ topic: spec.topic!, key: spec.name, value, headers }]);
       this.#o.metrics.lateness(spec.name, Math.max(0, sentAt.getTime() - run.dueAt.getTime()) / 1000);
       await this.store.waiting(run.id, {
