@@ -17,9 +17,18 @@
 // is answered only after that commit is flushed, as before. If one of them fails, the transaction is rolled back
 // and each runs again alone (its own commit), so a failure stays that statement's. `now()` is the shared
 // transaction's start for the statements of a group (clock_timestamp() is each statement's own time).
+//
+// Memory: V8 compiles PGlite's WebAssembly with Liftoff (its baseline compiler) and re-compiles hot functions with
+// TurboFan. One of them is PostgreSQL's grammar (`raw_parser`, a 105 KB function, hot from the first statement):
+// TurboFan takes ~5 s and ~600 MB of compiler memory for it, in a background thread, a few seconds after the
+// start — the process's peak (≈ 850–970 MB) though the memory is given back after. With `optimizeWasm` off (the
+// default) this thread turns TurboFan off for WebAssembly before PGlite compiles (process-wide: PGlite is the
+// process's only WebAssembly that runs here), so the peak is ≈ 300 MB; a statement costs a little more CPU
+// (measured in docs/benchmarks.md, "Gateway memory").
 
 import { fsyncSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 
@@ -31,6 +40,18 @@ export interface ThreadOptions {
   sharedBuffers?: string;
   /** 'memory' only: a file of PGlite's dumpDataDir to start from instead of a new database (see PgliteOpenOptions). */
   template?: string;
+  /** TurboFan for PGlite's WebAssembly (see "Memory" above; default off). */
+  optimizeWasm?: boolean;
+}
+
+/**
+ * WebAssembly compiled by Liftoff only, from now on in this process (see "Memory" above). `--liftoff-only` alone,
+ * set after V8 started, leaves dynamic tier-up on; the three together turn it off.
+ */
+export function liftoffOnly(): void {
+  setFlagsFromString('--liftoff-only');
+  setFlagsFromString('--no-wasm-tier-up');
+  setFlagsFromString('--no-wasm-dynamic-tiering');
 }
 
 export type Request =
@@ -71,7 +92,12 @@ export interface ThreadStats {
   profile?: Record<string, { n: number; ms: number }>;
   /** With the profile: the statements that took over 250 ms (when, how long, which). */
   slow?: Array<{ at: string; ms: number; sql: string }>;
+  /** This thread's JavaScript heap in use (bytes). */
   heapBytes: number;
+  /** This thread's JavaScript heap as reserved from the system (bytes). */
+  heapTotalBytes: number;
+  /** PGlite's WebAssembly linear memory (bytes): it grows with what PostgreSQL allocates and never shrinks. */
+  wasmMemoryBytes: number;
 }
 
 function serialize(error: unknown): SerializedError {
@@ -85,12 +111,21 @@ function serialize(error: unknown): SerializedError {
 async function main(): Promise<void> {
   const port = parentPort!;
   const o = workerData as ThreadOptions;
-  const stats: ThreadStats = { fsyncs: 0, statements: 0, sharedCommits: 0, fsyncMs: 0, heapBytes: 0 };
+  const stats: ThreadStats = {
+    fsyncs: 0,
+    statements: 0,
+    sharedCommits: 0,
+    fsyncMs: 0,
+    heapBytes: 0,
+    heapTotalBytes: 0,
+    wasmMemoryBytes: 0,
+  };
   const profile: ThreadStats['profile'] = process.env.CHRONOPS_DB_PROFILE === '1' ? {} : undefined;
   if (profile) {
     stats.profile = profile;
     stats.slow = [];
   }
+  if (!o.optimizeWasm) liftoffOnly();
   const startParams = PGlite.defaultStartParams.filter((p: string) => !(o.fsync && p === '-F'));
   if (o.fsync) startParams.push('-c', 'wal_sync_method=fsync');
   if (o.sharedBuffers) startParams.push('-c', `shared_buffers=${o.sharedBuffers}`);
@@ -294,6 +329,8 @@ async function main(): Promise<void> {
         break;
       case 'stats':
         stats.heapBytes = process.memoryUsage().heapUsed;
+        stats.heapTotalBytes = process.memoryUsage().heapTotal;
+        stats.wasmMemoryBytes = (pg.Module as unknown as { HEAPU8: Uint8Array }).HEAPU8.byteLength;
         await answer(request, async () => ({ ...stats }));
         break;
       case 'close':
@@ -318,6 +355,7 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === '--initdb') {
   // A child process that only creates the data directory (see initdb in pglite-db.ts).
+  liftoffOnly();
   const pg = new PGlite(process.argv[3]!);
   await pg.waitReady;
   await pg.close();
