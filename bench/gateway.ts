@@ -18,7 +18,11 @@
 // `postgres+kafka` start librdkafka's mock cluster), BENCH_ROUNDS (1), BENCH_SECONDS (30), BENCH_CONNECTIONS (50),
 // BENCH_RATE_SECONDS (15; the first 333/s phase), BENCH_AFTER_SECONDS (the same; the last), BENCH_DRAIN_SECONDS
 // (0; then that long with no load, the worker draining its backlog), BENCH_DATABASE_URL
-// (default postgres://postgres@127.0.0.1:5432/test).
+// (default postgres://postgres@127.0.0.1:5432/test), BENCH_MEMORY_PARTS_SECONDS (10: how often the server reports
+// where its memory is — main thread's heap and buffers, the database thread's heap, PGlite's WebAssembly memory).
+// BENCH_MODE=memory is the issue's memory run: 10 minutes at 333/s, 60 s at the maximum rate, 15 s at 333/s, on
+// PGlite with the relay on (BENCH_TARGETS=pglite+kafka BENCH_RATE_SECONDS=600 BENCH_SECONDS=60
+// BENCH_AFTER_SECONDS=15); the result's memoryCurve is VmRSS every 15 s, memoryParts the breakdown.
 //
 // Commands handled: the inbox's `done` rows counted before and after the storm (and the drain), so the worker's
 // rate during the storm and with no load are reported beside the requests/s.
@@ -38,12 +42,18 @@ import { MockKafka } from '../test/support/kafka.ts';
 
 const SECRET = 'bench-signing-secret-5c2a9f0e';
 const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+/**
+ * BENCH_MODE=memory: the issue's memory run — 10 minutes at 333/s, then 60 s at the maximum rate, then 15 s at 333/s,
+ * on PGlite with the relay on (each still overridable by its own variable).
+ */
+const MEMORY_MODE = process.env.BENCH_MODE === 'memory';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (MEMORY_MODE ? 60 : 30));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const RATE = 333;
-const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 15);
-const AFTER_SECONDS = Number(process.env.BENCH_AFTER_SECONDS ?? RATE_SECONDS);
+const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? (MEMORY_MODE ? 600 : 15));
+const AFTER_SECONDS = Number(process.env.BENCH_AFTER_SECONDS ?? (MEMORY_MODE ? 15 : RATE_SECONDS));
 const DRAIN_SECONDS = Number(process.env.BENCH_DRAIN_SECONDS ?? 0);
+const MEMORY_PARTS_SECONDS = Number(process.env.BENCH_MEMORY_PARTS_SECONDS ?? 10);
 const CHANNELS = 100;
 const JANDI_TOKEN = 'bench-jandi-token-3f9a1c2e';
 
@@ -70,8 +80,28 @@ const LABEL: Record<Target, string> = {
 // ---- the servers (child processes) ---------------------------------------------------------------------------
 
 async function serve(target: Target, slackApiUrl: string): Promise<void> {
+  // Experiments: V8 flags set in the server's process before it starts (e.g. --heap-growing-percent=20).
+  for (const flag of process.env.BENCH_V8_FLAGS?.split(' ').filter(Boolean) ?? [])
+    (await import('node:v8')).setFlagsFromString(flag);
   let url: string;
   let count: () => Promise<string> = async () => '{}';
+  /** Where the server's memory is (MB): this thread's V8 heap and off-heap buffers; the database thread's. */
+  let dbParts: () => Promise<Record<string, number> & { wasmBytes?: number }> = async () => ({});
+  const mb = (bytes: number) => Math.round(bytes / 1048576);
+  const memoryParts = async () => {
+    const m = process.memoryUsage();
+    const db = await dbParts();
+    return {
+      rss: mb(m.rss),
+      ...residentByMapping(db.wasmBytes),
+      mainHeap: mb(m.heapUsed),
+      mainHeapTotal: mb(m.heapTotal),
+      external: mb(m.external),
+      arrayBuffers: mb(m.arrayBuffers),
+      ...db,
+      wasmBytes: undefined,
+    };
+  };
   let close: () => Promise<void>;
   const brokers = process.env.BENCH_BROKERS?.split(',') ?? [];
   if (target === 'seed') {
@@ -196,6 +226,20 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
     });
     const db = chronops.db;
     url = chronops.url;
+    if ('stats' in db && typeof db.stats === 'function') {
+      dbParts = async () => {
+        const t = (await (db as { stats(): Promise<unknown> }).stats()) as {
+          heapBytes: number;
+          heapTotalBytes?: number;
+          wasmMemoryBytes?: number;
+        };
+        return {
+          dbHeap: mb(t.heapBytes),
+          ...(t.heapTotalBytes ? { dbHeapTotal: mb(t.heapTotalBytes) } : {}),
+          ...(t.wasmMemoryBytes ? { wasm: mb(t.wasmMemoryBytes), wasmBytes: t.wasmMemoryBytes } : {}),
+        };
+      };
+    }
     count = async () => {
       const inbox = await db.query<{ status: string; n: number }>(
         `SELECT status, count(*)::int AS n FROM ${schema}.gateway_inbox GROUP BY status`,
@@ -241,6 +285,7 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
   console.log(`READY ${url}`);
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === 'count') console.log(`COUNT ${await count()}`);
+    if (line === 'mem') console.log(`MEM ${JSON.stringify(await memoryParts())}`);
     if (line === 'exit') break;
   }
   await close();
@@ -486,6 +531,38 @@ function cpuMsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/**
+ * This process's resident memory by kind of mapping (MB, from /proc/self/smaps): PGlite's WebAssembly memory (the
+ * anonymous mapping of exactly its size: its resident part is what PostgreSQL has touched), the other anonymous
+ * memory (V8's heaps and code, malloc, stacks), and files (node itself).
+ */
+function residentByMapping(wasmBytes: number | undefined) {
+  let wasm = 0;
+  let anon = 0;
+  let files = 0;
+  let size = 0;
+  let file = false;
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      size = Number.parseInt(head[2]!, 16) - Number.parseInt(head[1]!, 16);
+      file = head[3]!.startsWith('/');
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (!rss) continue;
+    const kb = Number(rss[1]);
+    if (file) files += kb;
+    else if (wasmBytes !== undefined && size === wasmBytes) wasm += kb;
+    else anon += kb;
+  }
+  return {
+    ...(wasmBytes !== undefined ? { wasmResident: Math.round(wasm / 1024) } : {}),
+    otherAnon: Math.round(anon / 1024),
+    files: Math.round(files / 1024),
+  };
+}
+
 /** Resident memory of a process and its peak, in MB (Linux /proc). */
 function memoryOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -511,9 +588,32 @@ async function bench(target: Target, slack: FakeSlack) {
       // exited
     }
   }, 1000);
+  // Where the memory is, every MEMORY_PARTS_SECONDS: the main thread's heap and buffers, the database thread's heap
+  // and its WebAssembly memory (PGlite), as the server itself reports them.
+  const parts: Array<{ t: number; phase: string } & Record<string, number | string>> = [];
+  let phase = 'warm-up';
+  let asking = false;
+  const partsSampler =
+    target === 'bolt' || target === 'seed'
+      ? undefined
+      : setInterval(() => {
+          if (asking) return;
+          asking = true;
+          const t = Math.round((Date.now() - t0) / 1000);
+          const at = phase;
+          child
+            .ask('mem', 'MEM')
+            .then((line) => parts.push({ t, phase: at, ...JSON.parse(line) }))
+            .catch(() => {})
+            .finally(() => {
+              asking = false;
+            });
+        }, MEMORY_PARTS_SECONDS * 1000);
   try {
     const warm = await fixedRate(child.url, RATE, 3);
+    phase = '333/s';
     const fixed = await fixedRate(child.url, RATE, RATE_SECONDS);
+    phase = 'storm';
     const counted = target !== 'bolt' && target !== 'seed';
     const done = async () =>
       counted ? ((JSON.parse(await child.ask('count', 'COUNT')) as { done?: number }).done ?? 0) : 0;
@@ -528,6 +628,7 @@ async function bench(target: Target, slack: FakeSlack) {
         : jandiProbe(child.url, () => !storming);
     const max = await maxThroughput(child.url, SECONDS, pool);
     storming = false;
+    phase = '333/s after';
     const stormEnded = Date.now();
     const cpuDuringStorm = cpuMsOf(child.pid) - cpuBeforeStorm;
     const doneAfterStorm = await done();
@@ -559,6 +660,7 @@ async function bench(target: Target, slack: FakeSlack) {
       serverCpuMsPerCommand: number;
     } | null = null;
     if (counted && DRAIN_SECONDS > 0) {
+      phase = 'drain';
       const from = await done();
       const cpuFrom = cpuMsOf(child.pid);
       const started = Date.now();
@@ -600,15 +702,19 @@ async function bench(target: Target, slack: FakeSlack) {
       repliesRefused: posts() - tried0 - (accepted() - posted0),
       peakMemoryMb: peak,
       memoryCurve: curve.filter((_, i) => i % (curve.length > 300 ? 15 : 5) === 0),
+      memoryParts: parts,
     };
   } finally {
     clearInterval(sampler);
+    clearInterval(partsSampler);
     await child.stop();
   }
 }
 
 async function main(): Promise<void> {
-  const targets = (process.env.BENCH_TARGETS ?? 'bolt,pglite,postgres').split(',') as Target[];
+  const targets = (
+    process.env.BENCH_TARGETS ?? (MEMORY_MODE ? 'pglite+kafka' : 'bolt,pglite,postgres')
+  ).split(',') as Target[];
   const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
   const slack = await new FakeSlack().start();
   standIn = slack;
