@@ -22,7 +22,11 @@
 // where its memory is — main thread's heap and buffers, the database thread's heap, PGlite's WebAssembly memory).
 // BENCH_MODE=memory is the issue's memory run: 10 minutes at 333/s, 60 s at the maximum rate, 15 s at 333/s, on
 // PGlite with the relay on (BENCH_TARGETS=pglite+kafka BENCH_RATE_SECONDS=600 BENCH_SECONDS=60
-// BENCH_AFTER_SECONDS=15); the result's memoryCurve is VmRSS every 15 s, memoryParts the breakdown.
+// BENCH_AFTER_SECONDS=15), the servers started with the node options docs/gateway.md gives `chronops serve`
+// (BENCH_NODE_ARGS=--max-semi-space-size=16; BENCH_NODE_ARGS= to run without); the result's memoryCurve is VmRSS
+// every 15 s, memoryParts the breakdown. Experiments:
+// BENCH_NODE_ARGS (node options of the servers' processes, e.g. --max-semi-space-size=16), BENCH_V8_FLAGS (V8 flags
+// the server sets on itself before it starts).
 //
 // Commands handled: the inbox's `done` rows counted before and after the storm (and the drain), so the worker's
 // rate during the storm and with no load are reported beside the requests/s.
@@ -47,6 +51,11 @@ const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.
  * on PGlite with the relay on (each still overridable by its own variable).
  */
 const MEMORY_MODE = process.env.BENCH_MODE === 'memory';
+/**
+ * The node options docs/gateway.md gives `chronops serve` for a bounded memory (the main thread's young generation,
+ * which V8 otherwise sizes from the machine's memory, up to 128 MB): the memory run's servers start with them.
+ */
+const SERVE_NODE_ARGS = '--max-semi-space-size=16';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (MEMORY_MODE ? 60 : 30));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const RATE = 333;
@@ -490,6 +499,7 @@ function startChild(target: Target, slackApiUrl: string): Promise<Child> {
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...(process.env.BENCH_NODE_ARGS ?? (MEMORY_MODE ? SERVE_NODE_ARGS : '')).split(' ').filter(Boolean),
       '--experimental-strip-types',
       '--no-warnings=ExperimentalWarning',
       new URL(import.meta.url).pathname,
