@@ -12,8 +12,8 @@
 // after. The server's resident memory (VmRSS from /proc) is sampled every second throughout; its peak (VmHWM) is
 // read at the end. Then the commands handled and the replies posted are counted.
 //
-// Environment: BENCH_TARGETS (default bolt,pglite,postgres; `pglite-before` (and `pglite-before+kafka`, with the
-// relay on and the second source) runs the chronops of the checkout at
+// Environment: BENCH_TARGETS (default bolt,pglite,postgres; `pglite-before` (and `pglite-before+kafka` and
+// `postgres-before+kafka`, with the relay on and the second source) runs the chronops of the checkout at
 // BENCH_BEFORE, e.g. a git worktree of an older commit, for a before/after in the same run; `seed`, `pglite+kafka`,
 // `postgres+kafka` start librdkafka's mock cluster), BENCH_ROUNDS (1), BENCH_SECONDS (30), BENCH_CONNECTIONS (50),
 // BENCH_RATE_SECONDS (15; the first 333/s phase), BENCH_AFTER_SECONDS (the same; the last), BENCH_DRAIN_SECONDS
@@ -72,6 +72,7 @@ type Target =
   | 'postgres'
   | 'pglite-before'
   | 'pglite-before+kafka'
+  | 'postgres-before+kafka'
   | 'seed'
   | 'pglite+kafka'
   | 'postgres+kafka';
@@ -82,6 +83,7 @@ const LABEL: Record<Target, string> = {
   bolt: '@slack/bolt HTTPReceiver (no-op listener, no storage)',
   'pglite-before': 'the same, chronops of BENCH_BEFORE (PGlite)',
   'pglite-before+kafka': 'chronops of BENCH_BEFORE, PGlite, worker on, Kafka relay on',
+  'postgres-before+kafka': 'chronops of BENCH_BEFORE, PostgreSQL, worker on, Kafka relay on',
   pglite: 'chronops serve, PGlite, worker on (commands reply)',
   postgres: 'chronops serve, PostgreSQL, worker on (commands reply)',
 };
@@ -171,7 +173,7 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
     close = () => app.stop().then(() => {});
   } else {
     // 'pglite-before': the chronops of another checkout (BENCH_BEFORE), for a before/after in one run.
-    const src = target.startsWith('pglite-before')
+    const src = target.includes('-before')
       ? `${process.env.BENCH_BEFORE}/src/`
       : new URL('../src/', import.meta.url).pathname;
     const { parseConfig } = (await import(
@@ -234,6 +236,94 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
       logger: createLogger({ level: process.env.BENCH_LOG ?? 'silent' }),
     });
     const db = chronops.db;
+    // Where an answer's time goes, per phase (reset at each count): the server's own time from the request to the
+    // end of its response (node:http's diagnostics channels), and the ingest's writes (a batch's COPY or INSERT
+    // from its call to its answer, which includes waiting behind other statements).
+    const { createHistogram } = await import('node:perf_hooks');
+    const dc = await import('node:diagnostics_channel');
+    const serverUs = createHistogram();
+    const writeUs = createHistogram();
+    let writes = 0;
+    let written = 0;
+    const began = new WeakMap<object, number>();
+    dc.subscribe('http.server.request.start', (m) => {
+      began.set((m as { request: object }).request, performance.now());
+    });
+    dc.subscribe('http.server.response.finish', (m) => {
+      const t = began.get((m as { request: object }).request);
+      if (t !== undefined) serverUs.record(Math.max(1, Math.round((performance.now() - t) * 1000)));
+    });
+    const timed =
+      <A extends unknown[], R>(fn: (...a: A) => Promise<R>, rows: (...a: A) => number) =>
+      async (...a: A): Promise<R> => {
+        const t = performance.now();
+        try {
+          return await fn(...a);
+        } finally {
+          writeUs.record(Math.max(1, Math.round((performance.now() - t) * 1000)));
+          writes++;
+          written += rows(...a);
+        }
+      };
+    const dbAny = db as unknown as Record<string, unknown>;
+    if (typeof db.copyCsv === 'function') {
+      dbAny.copyCsv = timed(
+        db.copyCsv.bind(db),
+        (_t: string, _c: readonly string[], csv: string) => csv.split('\n').length - 1,
+      );
+    }
+    const plainQuery = db.query.bind(db) as (
+      sql: string,
+      params?: readonly unknown[],
+      options?: unknown,
+    ) => Promise<unknown[]>;
+    dbAny.query = (sql: string, params?: readonly unknown[], options?: { priority?: string }) =>
+      options?.priority === 'high' || sql.startsWith(`INSERT INTO ${schema}.gateway_inbox (key`)
+        ? timed(plainQuery, () => JSON.parse(String(params?.[0] ?? '[]')).length)(sql, params, options)
+        : plainQuery(sql, params, options);
+    // On PostgreSQL: statements waiting for one of the pool's connections, sampled every 5 ms.
+    const pool = (db as { pool?: { waitingCount: number; totalCount: number } }).pool;
+    let poolSamples = 0;
+    let poolWaitingSum = 0;
+    let poolWaitingMax = 0;
+    if (pool) {
+      setInterval(() => {
+        poolSamples++;
+        poolWaitingSum += pool.waitingCount;
+        poolWaitingMax = Math.max(poolWaitingMax, pool.waitingCount);
+      }, 5).unref();
+    }
+    const answerPath = () => {
+      const q = (h: typeof serverUs, p: number) => +(h.percentile(p) / 1000).toFixed(2);
+      const out = {
+        serverMs: {
+          n: serverUs.count,
+          p50: q(serverUs, 50),
+          p99: q(serverUs, 99),
+          max: +(serverUs.max / 1000).toFixed(1),
+        },
+        ingestWriteMs: {
+          n: writes,
+          rowsPerWrite: +(written / Math.max(1, writes)).toFixed(1),
+          p50: q(writeUs, 50),
+          p99: q(writeUs, 99),
+          max: +(writeUs.max / 1000).toFixed(1),
+        },
+      };
+      if (pool) {
+        Object.assign(out, {
+          poolWaiting: { mean: +(poolWaitingSum / Math.max(1, poolSamples)).toFixed(1), max: poolWaitingMax },
+        });
+        poolSamples = 0;
+        poolWaitingSum = 0;
+        poolWaitingMax = 0;
+      }
+      serverUs.reset();
+      writeUs.reset();
+      writes = 0;
+      written = 0;
+      return out;
+    };
     url = chronops.url;
     if ('stats' in db && typeof db.stats === 'function') {
       dbParts = async () => {
@@ -266,6 +356,7 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
             })
           : undefined;
       return JSON.stringify({
+        answerPath: answerPath(),
         ...Object.fromEntries(inbox.map((r) => [r.status, r.n])),
         ...(thread
           ? {
@@ -291,6 +382,34 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     };
   }
+  // The server's event loop, per phase (reset at each count): its delay (perf_hooks) and the stalls over 20 ms,
+  // with their time since READY — what holds the answers besides the database.
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  eld.enable();
+  const readyAt = performance.now();
+  const stalls: Array<[number, number]> = [];
+  let tick = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    const late = now - tick - 10;
+    if (late > 20 && stalls.length < 100) stalls.push([Math.round(now - readyAt), Math.round(late)]);
+    tick = now;
+  }, 10).unref();
+  const counted = count;
+  count = async () => {
+    const own = JSON.parse(await counted()) as Record<string, unknown>;
+    const ms = (ns: number) => +(ns / 1e6).toFixed(1);
+    own.eventLoop = {
+      ...(own.answerPath as object),
+      p50: ms(eld.percentile(50)),
+      p99: ms(eld.percentile(99)),
+      max: ms(eld.max),
+      stalls: stalls.splice(0),
+    };
+    eld.reset();
+    return JSON.stringify(own);
+  };
   console.log(`READY ${url}`);
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === 'count') console.log(`COUNT ${await count()}`);
@@ -502,6 +621,10 @@ function startChild(target: Target, slackApiUrl: string): Promise<Child> {
       ...(process.env.BENCH_NODE_ARGS ?? (MEMORY_MODE ? SERVE_NODE_ARGS : '')).split(' ').filter(Boolean),
       '--experimental-strip-types',
       '--no-warnings=ExperimentalWarning',
+      // BENCH_CPU_PROF=dir: a V8 CPU profile of each server's main thread, written there when it exits.
+      ...(process.env.BENCH_CPU_PROF && target !== 'bolt'
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+        : []),
       new URL(import.meta.url).pathname,
       'serve',
       target,
@@ -620,15 +743,23 @@ async function bench(target: Target, slack: FakeSlack) {
             });
         }, MEMORY_PARTS_SECONDS * 1000);
   try {
+    const counted = target !== 'bolt' && target !== 'seed';
+    // The server's event loop per phase (see serve): delay percentiles and stalls since the last count.
+    const eventLoop: Record<string, unknown> = {};
+    const done = async (label: string) => {
+      if (!counted) return 0;
+      const c = JSON.parse(await child.ask('count', 'COUNT')) as { done?: number; eventLoop?: unknown };
+      eventLoop[label] = c.eventLoop;
+      return c.done ?? 0;
+    };
     const warm = await fixedRate(child.url, RATE, 3);
+    await done('start+warm');
     phase = '333/s';
     const fixed = await fixedRate(child.url, RATE, RATE_SECONDS);
-    phase = 'storm';
-    const counted = target !== 'bolt' && target !== 'seed';
-    const done = async () =>
-      counted ? ((JSON.parse(await child.ask('count', 'COUNT')) as { done?: number }).done ?? 0) : 0;
+    await done('fixed333');
     const pool = stormPool(SECONDS);
-    const doneBeforeStorm = await done();
+    const doneBeforeStorm = await done('pause');
+    phase = 'storm';
     const cpuBeforeStorm = cpuMsOf(child.pid);
     const stormStarted = Date.now();
     let storming = true;
@@ -641,7 +772,7 @@ async function bench(target: Target, slack: FakeSlack) {
     phase = '333/s after';
     const stormEnded = Date.now();
     const cpuDuringStorm = cpuMsOf(child.pid) - cpuBeforeStorm;
-    const doneAfterStorm = await done();
+    const doneAfterStorm = await done('storm');
     const isolation = await probing;
     let relayCaughtUpMs: number | null = null;
     const watching = target.endsWith('+kafka');
@@ -662,6 +793,7 @@ async function bench(target: Target, slack: FakeSlack) {
         })()
       : Promise.resolve();
     const after = await fixedRate(child.url, RATE, AFTER_SECONDS);
+    await done('after');
     await watch;
     let drain: {
       seconds: number;
@@ -671,7 +803,7 @@ async function bench(target: Target, slack: FakeSlack) {
     } | null = null;
     if (counted && DRAIN_SECONDS > 0) {
       phase = 'drain';
-      const from = await done();
+      const from = await done('relay-wait');
       const cpuFrom = cpuMsOf(child.pid);
       const started = Date.now();
       await new Promise((r) => setTimeout(r, DRAIN_SECONDS * 1000));
@@ -696,6 +828,7 @@ async function bench(target: Target, slack: FakeSlack) {
       fixed333AfterMax: after,
       answered200: warm.ok + max.ok + fixed.ok + after.ok,
       inbox,
+      eventLoop,
       // The server's CPU time (all its threads) during the storm, per request answered and per command handled.
       serverCpuDuringStorm: {
         ms: cpuDuringStorm,
