@@ -36,7 +36,8 @@ export interface QueryOptions {
   prepare?: boolean;
   /**
    * 'high': the webhook ingest's write, which a sender waits on for its 200. On the embedded database it goes
-   * ahead of the other statements waiting for the database thread.
+   * ahead of the other statements waiting for the database thread; on a PostgreSQL server it has connections
+   * of its own.
    */
   priority?: 'high';
 }

@@ -5,12 +5,20 @@ import type { Db, DbTx, QueryOptions } from './db.ts';
 // timestamptz and int8 as JavaScript values, the same as PGlite gives them.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
-/** Server adapter: a pool on a PostgreSQL server (`DATABASE_URL`); any number of chronops processes share it. */
+/**
+ * Server adapter: a pool on a PostgreSQL server (`DATABASE_URL`); any number of chronops processes share it.
+ *
+ * The webhook ingest's writes (`priority: 'high'`) have connections of their own (a second pool of two, opened
+ * at the first such write): a sender waits on that write for its 200, and in the shared pool it queued behind the
+ * worker's, the outbox's and the relay's statements (issue 8: at 333 requests/s with the worker on, 2–3
+ * statements waited for a connection on average and up to 23, and the ingest's write waited with them).
+ */
 export class PostgresDb implements Db {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
   readonly connectionString: string;
   private readonly statementNames = new Map<string, string>();
+  private ingest: pg.Pool | undefined;
 
   constructor(connectionString: string, options: { max?: number } = {}) {
     this.connectionString = connectionString;
@@ -19,10 +27,24 @@ export class PostgresDb implements Db {
     this.pool.on('error', () => {});
   }
 
+  /** The ingest's own connections (see the class comment). */
+  private ingestPool(): pg.Pool {
+    if (!this.ingest) {
+      this.ingest = new pg.Pool({
+        connectionString: this.connectionString,
+        max: 2,
+        application_name: 'chronops-ingest',
+      });
+      this.ingest.on('error', () => {});
+    }
+    return this.ingest;
+  }
+
   async query<T>(sql: string, params: readonly unknown[] = [], options?: QueryOptions): Promise<T[]> {
+    const pool = options?.priority === 'high' ? this.ingestPool() : this.pool;
     const result = options?.prepare
-      ? await this.pool.query({ name: this.statementName(sql), text: sql, values: params as unknown[] })
-      : await this.pool.query(sql, params as unknown[]);
+      ? await pool.query({ name: this.statementName(sql), text: sql, values: params as unknown[] })
+      : await pool.query(sql, params as unknown[]);
     return result.rows as T[];
   }
 
@@ -57,6 +79,6 @@ export class PostgresDb implements Db {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.ingest?.end()]);
   }
 }
