@@ -1,0 +1,90 @@
+// node --experimental-strip-types bench/inbox-plans.ts — the inbox's hot reads on the embedded database with a
+// backlog, with and without bitmap scans (src/store/pglite-thread.ts turns them off; see docs/benchmarks.md).
+//
+// PGlite runs no autovacuum, so the planner never has statistics of the inbox. This fills a fresh database with
+// BENCH_ROWS (default 40,000) pending deliveries, each to be relayed (a Slack mention's size), and times the
+// worker's claim (16 from two sources), the relay's batch (500 with their bodies), the relay's lag look-up and the
+// backlog count — each 5 times, in CPU time of the whole process (every thread; robust on a loaded machine) and
+// wall time, first with bitmap scans on (PostgreSQL's default), then off.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InboxStore } from '../src/gateway/inbox-store.ts';
+import { migrationModules } from '../src/hosts/modules.ts';
+import { migrate } from '../src/store/migrations.ts';
+import { PgliteDb } from '../src/store/pglite-db.ts';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 40_000);
+const dir = mkdtempSync(join(tmpdir(), 'chronops-bench-plans-'));
+const db = await PgliteDb.open(dir);
+try {
+  await migrate(db, 'chronops', migrationModules);
+  const inbox = new InboxStore(db, 'chronops');
+  const body = JSON.stringify({ type: 'event_callback', event: { text: 'x'.repeat(900) } });
+  for (let k = 0; k < ROWS; ) {
+    const n = Math.min(500, ROWS - k);
+    await inbox.accept(
+      Array.from({ length: n }, (_, i) => ({
+        key: `slack:event:Ev${k + i}`,
+        source: (k + i) % 2 === 0 ? 'slack' : 'jandi',
+        kind: 'slack',
+        type: 'event_callback',
+        subtype: 'app_mention',
+        body,
+        retryNum: null,
+        partitionKey: 'T0:C0',
+        topics: ['slack-all'],
+      })),
+    );
+    k += n;
+  }
+  const t = 'chronops.gateway_inbox';
+  const reads: Record<string, [string, unknown[]]> = {
+    'worker claim (16)': [
+      `SELECT c.key FROM unnest($1::text[]) AS s(source) CROSS JOIN LATERAL (SELECT key FROM ${t}
+         WHERE source = s.source AND status = 'pending' AND next_at <= clock_timestamp()
+         ORDER BY id LIMIT 8 FOR UPDATE SKIP LOCKED) c`,
+      [['slack', 'jandi']],
+    ],
+    'relay batch (500)': [
+      `SELECT id, key, source, kind, type, subtype, body, partition_key, topics, received_at, relay_attempts
+       FROM ${t} WHERE topics IS NOT NULL AND relayed_at IS NULL
+         AND received_at <= clock_timestamp() - $2 * interval '1 millisecond' ORDER BY id LIMIT $1`,
+      [500, 0],
+    ],
+    'relay lag (first waiting)': [
+      `SELECT received_at FROM ${t} WHERE topics IS NOT NULL AND relayed_at IS NULL ORDER BY id LIMIT 1`,
+      [],
+    ],
+    'backlog count': [
+      `SELECT count(*)::int AS n FROM ${t} WHERE topics IS NOT NULL AND relayed_at IS NULL`,
+      [],
+    ],
+  };
+  const results: Record<string, Record<string, { cpuMs: number; wallMs: number }>> = {};
+  for (const bitmap of ['on', 'off']) {
+    await db.query(`SET enable_bitmapscan = ${bitmap}`);
+    for (const [name, [sql, params]] of Object.entries(reads)) {
+      const cpu: number[] = [];
+      const wall: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const c = process.cpuUsage();
+        const w = performance.now();
+        await db.query(sql, params);
+        wall.push(performance.now() - w);
+        const d = process.cpuUsage(c);
+        cpu.push((d.user + d.system) / 1000);
+      }
+      const median = (a: number[]) => +[...a].sort((x, y) => x - y)[2]!.toFixed(1);
+      results[name] ??= {};
+      results[name][`bitmap ${bitmap}`] = { cpuMs: median(cpu), wallMs: median(wall) };
+    }
+  }
+  console.log(
+    JSON.stringify({ rows: ROWS, loadAverage: loadavg().map((l) => +l.toFixed(1)), results }, null, 2),
+  );
+} finally {
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+}
