@@ -32,7 +32,9 @@ function config(dataDir: string, extra: Record<string, unknown> = {}) {
   };
 }
 
-describe('crash and restart (embedded database)', () => {
+// The three run at once: each has its own data directory and servers, and spends its time waiting on them (starts,
+// transitions falling due while the server is down).
+describe('crash and restart (embedded database)', { concurrency: 3 }, () => {
   it('after kill -9, a restarted server runs what fell due while it was down, each transition once', async () => {
     // Prepare: a server with 10 windows whose transitions fall due 10–14 s from now (time to create them on a
     // busy machine)
