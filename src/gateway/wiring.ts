@@ -15,7 +15,7 @@ import { topicsFor } from './config.ts';
 import { configuredSources } from './configured.ts';
 import { Gateway, type TopicRouter } from './gateway.ts';
 import { type InboxItem, InboxStore } from './inbox-store.ts';
-import { KafkaClient } from './kafka.ts';
+import { lazyKafkaClient } from './kafka-lazy.ts';
 import { gatewayNodeHandler } from './node-front.ts';
 import { KafkaRelay, type RelayKafka } from './relay.ts';
 import { ReplyHub } from './replies.ts';
@@ -132,7 +132,7 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
   const kafka =
     deps.kafka ??
     (kafkaConfig
-      ? new KafkaClient({
+      ? lazyKafkaClient({
           brokers: kafkaConfig.brokers,
           clientId: kafkaConfig.clientId,
           acks: kafkaConfig.acks,

@@ -2,7 +2,7 @@
 // them through the one service caller and reports through the one outbox, the API, the chat commands, metrics.
 import { Hono } from 'hono';
 import { Counter, Histogram } from 'prom-client';
-import { KafkaClient } from '../../gateway/kafka.ts';
+import { type LazyKafkaClient, lazyKafkaClient } from '../../gateway/kafka-lazy.ts';
 import type { Capability, CapabilityModule } from '../../hosts/capability.ts';
 import { jobsApi } from './api.ts';
 import { registerJobsCommands } from './commands.ts';
@@ -56,12 +56,12 @@ export const jobsModule: CapabilityModule<JobsCapability> = {
     });
     // Kafka mode: one producer, made when a job first needs it (a second client beside the relay's: same adapter).
     const k = host.config.kafka;
-    let kafka: KafkaClient | undefined;
+    let kafka: LazyKafkaClient | undefined;
     const service = new JobsService({
       ...(k
         ? {
             kafka: () =>
-              (kafka ??= new KafkaClient({
+              (kafka ??= lazyKafkaClient({
                 brokers: k.brokers,
                 clientId: `${k.clientId}-jobs`,
                 acks: k.acks,
