@@ -45,7 +45,7 @@ for (const backend of backends) {
     before(async () => {
       await Promise.all([cms.start(), teams.start(), alerts.start(), slack.start(), jandi.start()]);
       let flaky = 0;
-      cms.script = (call) => {
+      cms.script = async (call) => {
         if (call.path === '/scheduling-api/leave-status') {
           return contract(
             [
@@ -59,6 +59,15 @@ for (const backend of backends) {
         }
         // 500 twice, then the contract
         if (call.path === '/flaky') return ++flaky <= 2 ? { status: 500, body: 'boom' } : contract();
+        // The two runs of the overlap 'allow' job are both answered once both are in (up to 4 s; the service's
+        // timeout is 5 s): held a fixed 1.2 s, a second run started late on a loaded machine found the first one
+        // answered already. Run one after the other (not 'allow'), the first still waits out the 4 s alone.
+        if (call.path === '/slow-allow') {
+          const deadline = Date.now() + 4000;
+          while (cms.calls.filter((c) => c.path === '/slow-allow').length < 2 && Date.now() < deadline)
+            await new Promise((r) => setTimeout(r, 20));
+          return contract();
+        }
         if (call.path.startsWith('/slow')) return { ...contract(), delayMs: 1200 };
         if (call.path === '/garbage') return { status: 200, body: 'OK <b>done</b>' };
         return contract();
