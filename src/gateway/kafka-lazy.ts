@@ -11,10 +11,13 @@ export type LazyKafkaClient = KafkaProducerPort & RelayKafka;
 export function lazyKafkaClient(options: KafkaClientOptions): LazyKafkaClient {
   let client: Promise<KafkaClient> | undefined;
   const get = () => {
-    client ??= import('./kafka.ts').then(({ KafkaClient }) => new KafkaClient(options));
-    client.catch(() => {
-      client = undefined;
-    });
+    if (!client) {
+      // A failed load or construction is forgotten (once, when it is made), so the next call tries again.
+      client = import('./kafka.ts').then(({ KafkaClient }) => new KafkaClient(options));
+      client.catch(() => {
+        client = undefined;
+      });
+    }
     return client;
   };
   return {
