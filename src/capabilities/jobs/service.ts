@@ -9,6 +9,12 @@
 //
 // A run that is started on its own (run now, a queued run whose turn came, a retry after its backoff) is one
 // timer row of kind `jobs.start` keyed by the run.
+//
+// Overlap `skip` and `queue` (one run of the job at a time) hold across servers and concurrent requests: every
+// decision that a run may go — a fire's runs, a run now's, a queued run's start, the turn of the next queued run
+// when one ends — is taken in a transaction holding the job's row lock (store.lockJob / lockDue), and reads the
+// job's runs after it has the lock. A check and the write it decides are never apart: without the lock, two run
+// nows at the same instant both found the job idle, and two queued runs both began (seen on PostgreSQL).
 
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { KafkaProducerPort } from '../../gateway/kafka.ts';
@@ -203,6 +209,8 @@ export class JobsService {
       const due = await this.store.lockDue(tx, now);
       if (due.length === 0)
         return { start: [] as NewRun[], ended: [] as NewRun[], jobs: new Map<string, JobRow>() };
+      // Read with the due jobs' locks held: a run now or a queued run's start of one of them has committed or
+      // waits for this fire to commit (and then finds its run).
       const busy = await this.store.busyJobs(
         tx,
         due.filter((j) => j.spec.overlap !== 'allow').map((j) => j.name),
@@ -323,15 +331,25 @@ export class JobsService {
       });
       return;
     }
+    let begun: RunRecord | undefined;
     if (run.status === 'queued' && job.spec.overlap !== 'allow') {
-      const others = await this.store.db.query(
-        `SELECT 1 FROM ${this.store.s}.job_runs WHERE job = $1 AND id <> $2 AND status IN ('running', 'retrying', 'waiting') LIMIT 1`,
-        [run.job, id],
+      // The check that no other run is going and the begin, under the job's lock: two queued runs whose starts
+      // fire at once (on two servers) cannot both find the job idle. If one is going, this run's turn comes when
+      // it ends (#afterFinal).
+      begun = await this.store.db.transaction(async (tx) => {
+        if (!(await this.store.lockJob(tx, run.job))) return undefined;
+        if (await this.store.otherGoing(tx, run.job, id)) return undefined;
+        return this.store.begin(id, ['queued'], this.#o.node, tx);
+      });
+    } else {
+      // A retry, or a run begun already (its server stopped): it is the job's one run going. Overlap allow: no
+      // turn to wait for.
+      begun = await this.store.begin(
+        id,
+        job.spec.overlap === 'allow' ? ['queued', 'retrying', 'running'] : ['retrying', 'running'],
+        this.#o.node,
       );
-      // Its turn comes when the run going now ends (#afterFinal).
-      if (others.length > 0) return;
     }
-    const begun = await this.store.begin(id, ['queued', 'retrying', 'running'], this.#o.node);
     if (begun) await this.#execute(begun, job.spec, ctx.signal);
   }
 
@@ -475,8 +493,19 @@ export class JobsService {
     } catch (error) {
       this.#o.logger.error({ err: error, job: spec.name, run: run.id }, 'jobs: could not queue the report');
     }
-    const next = await this.store.nextQueued(spec.name);
-    if (next) await this.#scheduleStart(next, this.#now(), 'turn');
+    // Under the job's lock: a run now that saw this run going (and so gave its queued run no start) has
+    // committed before the lock is ours, and its run is found here. The start's key names the run that ended, so
+    // a run whose turn came twice (its first start found another going) is started again.
+    if (spec.overlap === 'allow') {
+      const next = await this.store.nextQueued(spec.name);
+      if (next) await this.#scheduleStart(next, this.#now(), `turn:${done.id}`);
+      return;
+    }
+    await this.store.db.transaction(async (tx) => {
+      if (!(await this.store.lockJob(tx, spec.name))) return;
+      const next = await this.store.nextQueued(spec.name, tx);
+      if (next) await this.#scheduleStart(next, this.#now(), `turn:${done.id}`, tx);
+    });
   }
 
   /** Tells the job's destinations, as its `notify.when` says, and its alert destination of any failed tenant. */
@@ -686,7 +715,15 @@ export class JobsService {
     const existing = await this.store.run(id);
     if (existing) return existing;
     const run = await this.store.db.transaction(async (tx) => {
-      const busy = job.spec.overlap !== 'allow' && (await this.store.busyJobs(tx, [name])).has(name);
+      // One run at a time: the job's lock, then its runs (a run queued with its start not yet fired counts as
+      // going). Two requests at once, on one server or two, are one after the other from here.
+      const locked = job.spec.overlap !== 'allow';
+      if (locked) {
+        if (!(await this.store.lockJob(tx, name))) throw this.#notFound(name);
+        const asked = await this.store.run(id, tx);
+        if (asked) return asked;
+      }
+      const busy = locked && (await this.store.busyJobs(tx, [name])).has(name);
       if (busy && job.spec.overlap === 'skip') {
         throw new ConflictError(`${name} is still running; its overlap policy is skip (run it when it ends)`);
       }

@@ -229,15 +229,33 @@ export class JobsStore {
     );
   }
 
-  /** The jobs due by `now`, locked for this transaction (another server's fire skips them). */
+  /**
+   * The jobs due by `now`, locked for this transaction. A job another transaction holds (another server's fire,
+   * a run now, a queued run's start or turn — each holds it for a few statements) is waited for, not skipped:
+   * skipped, a job held by a run now at its due time would be left for the sweep (30 s later). When the holder
+   * was another fire, the job's next due time has moved past `now` and it is not returned.
+   */
   async lockDue(tx: Queryable, now: Date): Promise<JobRow[]> {
     return (
       await tx.query(
         `SELECT name, spec, origin, paused, next_due_at FROM ${this.s}.jobs
-         WHERE NOT paused AND next_due_at <= $1 ORDER BY next_due_at, name FOR UPDATE SKIP LOCKED`,
+         WHERE NOT paused AND next_due_at <= $1 ORDER BY next_due_at, name FOR UPDATE`,
         [now],
       )
     ).map(toJob);
+  }
+
+  /**
+   * The job's row, locked until the end of `tx`. Every decision that a run of a job with overlap `skip` or
+   * `queue` may go (a run now, a scheduled fire, a queued run's start, the turn of the next queued run) is made
+   * under this lock, so two of them — on two servers, or two requests at once — cannot both see the job idle.
+   */
+  async lockJob(tx: Queryable, name: string): Promise<JobRow | undefined> {
+    const rows = await tx.query(
+      `SELECT name, spec, origin, paused, next_due_at FROM ${this.s}.jobs WHERE name = $1 FOR UPDATE`,
+      [name],
+    );
+    return rows[0] ? toJob(rows[0]) : undefined;
   }
 
   async setNextDue(tx: Queryable, items: Array<{ name: string; next: Date | null }>): Promise<void> {
@@ -310,8 +328,13 @@ export class JobsStore {
   }
 
   /** Marks a run as being attempted again by this server; undefined if it is not in `from`. */
-  async begin(id: string, from: RunStatus[], node: string): Promise<RunRecord | undefined> {
-    const rows = await this.db.query(
+  async begin(
+    id: string,
+    from: RunStatus[],
+    node: string,
+    q: Queryable = this.db,
+  ): Promise<RunRecord | undefined> {
+    const rows = await q.query(
       `UPDATE ${this.s}.job_runs SET status = 'running', attempt = attempt + 1, node = $3,
          started_at = coalesce(started_at, clock_timestamp()), next_attempt_at = NULL
        WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${RUN_COLS}`,
@@ -435,9 +458,19 @@ export class JobsStore {
     return rows[0]?.status;
   }
 
+  /** Is a run of `job` other than `except` going (running, retrying, waiting for its callback)? */
+  async otherGoing(q: Queryable, job: string, except: string): Promise<boolean> {
+    const rows = await q.query(
+      `SELECT 1 FROM ${this.s}.job_runs WHERE job = $1 AND id <> $2
+         AND status IN ('running', 'retrying', 'waiting') LIMIT 1`,
+      [job, except],
+    );
+    return rows.length > 0;
+  }
+
   /** The oldest queued run of a job, if no other run of it is going. */
-  async nextQueued(job: string): Promise<string | undefined> {
-    const rows = await this.db.query<{ id: string }>(
+  async nextQueued(job: string, q: Queryable = this.db): Promise<string | undefined> {
+    const rows = await q.query<{ id: string }>(
       `SELECT id FROM ${this.s}.job_runs q WHERE q.job = $1 AND q.status = 'queued'
          AND NOT EXISTS (SELECT 1 FROM ${this.s}.job_runs o WHERE o.job = $1
                          AND o.status IN ('running', 'retrying', 'waiting'))
