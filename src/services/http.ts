@@ -1,9 +1,13 @@
-// One HTTP request of the service caller, on undici (Node's own HTTP client, the one under fetch): a pool of
-// keep-alive connections per origin, and the request dispatched with a plain handler — no ClientRequest, no
-// stream objects per call. A burst of a thousand job calls costs the client about 2.5× less CPU than it did on
-// node:http with a keep-alive agent (docs/benchmarks.md, "HTTP jobs").
-import net from 'node:net';
-import { buildConnector, type Dispatcher, Pool } from 'undici';
+// One HTTP request of the service caller, on undici (Node's own HTTP client, the one under fetch): keep-alive
+// connections per origin, one undici Client each, and the request dispatched with a plain handler — no
+// ClientRequest, no stream objects per call. A burst of a thousand job calls costs the client about 2.5× less CPU
+// than it did on node:http with a keep-alive agent (docs/benchmarks.md, "HTTP jobs").
+//
+// Not undici's Pool: it looks through all its clients for a free one on every request (a burst of 1,000 calls
+// over 1,000 connections: half a million looks, ~30 ms of the burst), and it connects a client only once a
+// request waits for it — so a burst's first requests waited for hundreds of connects at their second. Here the
+// free clients are a stack, and `warm` connects them ahead of a burst.
+import { buildConnector, Client, type Dispatcher } from 'undici';
 import { whenAborted } from './abort.ts';
 
 export interface WireAnswer {
@@ -23,91 +27,115 @@ export class WireAborted extends Error {
 const MAX_READ_BYTES = 1024 * 1024;
 
 /**
- * An origin's pool, and connections opened ahead of a burst (`warm`, http: only): the pool's connector hands them
- * out before it opens any, so that a burst of calls due at one second does not open hundreds at that second.
+ * Connects an undici Client before any request: the Client's own connect step, which undici runs when a request
+ * waits and exposes under a symbol only (a public one is asked for in nodejs/undici#317). Undefined if a version of
+ * undici has it no more: `warm` then makes the clients without connecting them (the burst connects them; slower,
+ * not wrong), and test/services/caller.test.ts' "prepare" test fails to say so.
  */
-class OriginPool {
-  readonly pool: Pool;
-  readonly #url: URL;
-  readonly #connections: number;
-  readonly #ready: net.Socket[] = [];
-  /** Connections the pool holds (opened or taken from `#ready`, not closed yet). */
-  #open = 0;
+const connectAhead: ((client: Client) => Promise<void>) | undefined = (() => {
+  const symbol = Object.getOwnPropertySymbols(Client.prototype).find((s) => s.description === 'connect');
+  const method = symbol ? (Client.prototype as unknown as Record<symbol, unknown>)[symbol] : undefined;
+  if (typeof method !== 'function') return undefined;
+  return (client: Client) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        client.off('connect', done);
+        client.off('connectionError', done);
+        resolve();
+      };
+      client.on('connect', done);
+      client.on('connectionError', done);
+      (method as (this: Client, cb: () => void) => void).call(client, () => {});
+    });
+})();
 
-  constructor(url: URL, connections: number) {
-    this.#url = url;
-    this.#connections = connections;
-    const connect = buildConnector({ allowH2: false });
-    this.pool = new Pool(url.origin, {
-      connections,
+type Queued = [Dispatcher.DispatchOptions, Dispatcher.DispatchHandler];
+
+/** An origin's clients (at most `max`, one connection each): the free ones on a stack, the waiting requests in a queue. */
+class OriginPool {
+  readonly #origin: string;
+  readonly #max: number;
+  readonly #connect = buildConnector({ allowH2: false });
+  readonly #clients: Client[] = [];
+  readonly #free: Client[] = [];
+  readonly #waiting: Queued[] = [];
+
+  constructor(url: URL, max: number) {
+    this.#origin = url.origin;
+    this.#max = Math.max(1, max);
+  }
+
+  #client(): Client {
+    const client = new Client(this.#origin, {
       pipelining: 1,
       allowH2: false,
       // The caller's own timer is the request's time limit (a job's timeout may be longer than undici's 300 s).
       headersTimeout: 0,
       bodyTimeout: 0,
       keepAliveTimeout: 60_000,
-      connect: (options, callback) => {
-        const counted = (socket: net.Socket) => {
-          this.#open += 1;
-          socket.once('close', () => {
-            this.#open -= 1;
-          });
-          return socket;
-        };
-        for (let socket = this.#ready.pop(); socket; socket = this.#ready.pop()) {
-          if (!socket.destroyed && socket.readyState === 'open') {
-            socket.removeAllListeners('close');
-            socket.removeAllListeners('error');
-            // Not at once: undici ignores a connection given back inside its own call of the connector.
-            process.nextTick(callback, null, counted(socket));
-            return;
-          }
-        }
-        connect(options, (error, socket) => {
-          if (error) callback(error, null);
-          else callback(null, counted(socket!));
-        });
-      },
+      connect: this.#connect,
     });
+    this.#clients.push(client);
+    return client;
   }
 
-  /** Opens up to `n` connections beside the ones the pool has; resolves when they are open. */
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+    const client = this.#free.pop() ?? (this.#clients.length < this.#max ? this.#client() : undefined);
+    if (client) this.#run(client, options, handler);
+    else this.#waiting.push([options, handler]);
+  }
+
+  /** Sends on `client`; when the answer is over (or failed), the client takes the next waiting request or is free. */
+  #run(client: Client, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+    let over = false;
+    const release = () => {
+      if (over) return;
+      over = true;
+      const next = this.#waiting.shift();
+      if (next) this.#run(client, next[0], next[1]);
+      else this.#free.push(client);
+    };
+    try {
+      client.dispatch(options, {
+        onRequestStart: (c, context) => handler.onRequestStart?.(c, context),
+        onRequestSent: () => handler.onRequestSent?.(),
+        onResponseStart: (c, status, headers, text) => handler.onResponseStart?.(c, status, headers, text),
+        onResponseData: (c, chunk) => handler.onResponseData?.(c, chunk),
+        onResponseEnd: (c, trailers) => {
+          release();
+          handler.onResponseEnd?.(c, trailers);
+        },
+        onResponseError: (c, error) => {
+          release();
+          handler.onResponseError?.(c, error);
+        },
+      });
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** Makes and connects clients until `n` (at most the limit) exist; resolves when they are connected. */
   async warm(n: number): Promise<void> {
-    if (this.#url.protocol !== 'http:') return;
-    const count = Math.min(n, this.#connections) - this.#open - this.#ready.length;
-    const port = Number(this.#url.port || 80);
-    const host = this.#url.hostname.replace(/^\[|\]$/g, '');
-    await Promise.all(
-      Array.from(
-        { length: Math.max(0, count) },
-        () =>
-          new Promise<void>((resolve) => {
-            const socket = net.connect({ port, host });
-            socket.setNoDelay(true);
-            socket.setKeepAlive(true, 60_000);
-            const drop = () => {
-              const i = this.#ready.indexOf(socket);
-              if (i >= 0) this.#ready.splice(i, 1);
-              socket.destroy();
-              resolve();
-            };
-            socket.once('connect', () => {
-              socket.off('error', drop);
-              // An idle one the service closes is dropped.
-              socket.once('close', drop);
-              socket.on('error', () => {});
-              this.#ready.push(socket);
-              resolve();
-            });
-            socket.once('error', drop);
-          }),
-      ),
-    );
+    const made: Client[] = [];
+    while (this.#clients.length < Math.min(n, this.#max)) {
+      const client = this.#client();
+      made.push(client);
+      this.#free.push(client);
+    }
+    if (connectAhead) await Promise.all(made.map((c) => connectAhead(c)));
   }
 
   close(): void {
-    for (const socket of this.#ready.splice(0)) socket.destroy();
-    void this.pool.destroy().catch(() => {});
+    for (const client of this.#clients.splice(0)) void client.destroy().catch(() => {});
+    this.#free.length = 0;
+    for (const [, handler] of this.#waiting.splice(0)) {
+      handler.onResponseError?.(
+        undefined as unknown as Dispatcher.DispatchController,
+        new WireAborted('the HTTP client was closed'),
+      );
+    }
   }
 }
 
@@ -131,7 +159,8 @@ export class HttpSender {
   /**
    * Sends the request; resolves with the answer, rejects with WireTimeout (no answer within `timeoutMs`),
    * WireAborted (`signal`), or the connection's error (its `code`: ECONNREFUSED, UND_ERR_SOCKET…). `onSent` is
-   * called once the request is handed to the connection pool.
+   * called once the request is written to its connection (not when it is handed to the pool: it may wait there for
+   * a connection), so that a job's lateness is the time its request left.
    */
   send(
     url: URL,
@@ -177,6 +206,9 @@ export class HttpSender {
           // Timed out or aborted while it waited for a connection: it is not sent.
           if (stop) c.abort(stop);
         },
+        onRequestSent() {
+          o.onSent?.();
+        },
         onResponseStart(_c, statusCode) {
           status = statusCode;
         },
@@ -192,7 +224,7 @@ export class HttpSender {
         },
       };
       try {
-        this.#pool(url, o.maxSockets).pool.dispatch(
+        this.#pool(url, o.maxSockets).dispatch(
           {
             path: url.pathname + url.search,
             method: o.method,
@@ -204,9 +236,7 @@ export class HttpSender {
       } catch (error) {
         // Refused before it was sent (a header value undici does not accept).
         end(error as Error);
-        return;
       }
-      o.onSent?.();
     });
   }
 
