@@ -403,7 +403,9 @@ export class JobsService {
           ...(callback ? { extraHeaders: callback } : {}),
           signal,
           onSent: (at) => {
-            this.#o.metrics.lateness(spec.name, Math.max(0, at.getTime() - run.dueAt.getTime()) / 1000);
+            const seconds = Math.max(0, at.getTime() - run.dueAt.getTime()) / 1000;
+            // Observed once the burst's calls are out (a labelled histogram costs ~12 µs a call).
+            this.store.afterHold(() => this.#o.metrics.lateness(spec.name, seconds));
           },
           onAnswered: () => over?.(),
         },

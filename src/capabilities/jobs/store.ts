@@ -354,6 +354,13 @@ export class JobsStore {
     return this.#hold.hold();
   }
 
+  /** Runs `fn` now, or once the writes held back (`holdWrites`) may go: a burst's metrics wait with its records. */
+  afterHold(fn: () => void): void {
+    const wait = this.#hold.pass();
+    if (wait === undefined) fn();
+    else void wait.then(fn);
+  }
+
   async #writeUpdates(items: RunUpdate[]): Promise<void> {
     await this.db.query(
       `UPDATE ${this.s}.job_runs r SET status = x.status,
