@@ -4,6 +4,7 @@
 
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type Config, parseConfig } from '../../src/kernel/config.ts';
 import { verifySignature } from '../../src/services/signature.ts';
 
 export interface RecordedCall {
@@ -50,6 +51,29 @@ export async function closedPort(): Promise<number> {
   const port = (server.address() as AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/**
+ * The config of a chronops (in process, on a free loopback port, Seoul time, its database given by the test)
+ * whose `jobs` call `cms` as the service named `cms`. `service` adds to that service's entry (e.g.
+ * `timeoutSeconds`), `notify` sets the notify destinations.
+ */
+export function cmsJobsConfig(
+  cms: JobService,
+  jobs: Array<Record<string, unknown>>,
+  options: { service?: Record<string, unknown>; notify?: Record<string, unknown> } = {},
+): Config {
+  return parseConfig(
+    {
+      timezone: 'Asia/Seoul',
+      server: { host: '127.0.0.1', port: 0 },
+      database: { dataDir: '/nonexistent-not-used' },
+      ...(options.notify ? { notify: options.notify } : {}),
+      services: [{ name: 'cms', baseUrl: cms.url, ...options.service }],
+      jobs,
+    },
+    {},
+  );
 }
 
 export class JobService {

@@ -2,10 +2,9 @@
 // each tenant's outcome; a run opened from a notification's link (#jobs/runs/<id>) is marked.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { parseConfig } from '../../src/kernel/config.ts';
 import { type Browser, chromiumMissing, openBrowser, screenshotPath } from '../support/browser.ts';
 import { backends, eventually, type Running, runChronops } from '../support/harness.ts';
-import { contract, JobService } from '../support/job-service.ts';
+import { cmsJobsConfig, contract, JobService } from '../support/job-service.ts';
 
 const pglite = backends.find((b) => b.name === 'pglite')!;
 
@@ -18,23 +17,14 @@ describe('the HTTP jobs panel in Chromium', { skip: chromiumMissing() }, () => {
 
   before(async () => {
     await cms.start();
-    const config = parseConfig(
+    const config = cmsJobsConfig(cms, [
       {
-        timezone: 'Asia/Seoul',
-        server: { host: '127.0.0.1', port: 0 },
-        database: { dataDir: '/nonexistent-not-used' },
-        services: [{ name: 'cms', baseUrl: cms.url }],
-        jobs: [
-          {
-            name: 'leave-status',
-            service: 'cms',
-            path: '/scheduling-api/leave-status',
-            schedule: '0 0 9 * * *',
-          },
-        ],
+        name: 'leave-status',
+        service: 'cms',
+        path: '/scheduling-api/leave-status',
+        schedule: '0 0 9 * * *',
       },
-      {},
-    );
+    ]);
     run = await runChronops(pglite, { config });
     browser = await openBrowser();
   });

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { parseConfig } from '../../../src/kernel/config.ts';
 import { backends, eventually, isoIn, type Running, runChronops } from '../../support/harness.ts';
-import { JobService } from '../../support/job-service.ts';
+import { cmsJobsConfig, JobService } from '../../support/job-service.ts';
 import { tempDir } from '../../support/process.ts';
 
 const exec = promisify(execFile);
@@ -31,16 +30,10 @@ describe('chronops jobs add | remove (the CLI) against a running chronops', () =
 
   before(async () => {
     await cms.start();
-    const config = parseConfig(
-      {
-        timezone: 'Asia/Seoul',
-        server: { host: '127.0.0.1', port: 0 },
-        database: { dataDir: '/nonexistent-not-used' },
-        notify: { destinations: { console: { kind: 'console' } } },
-        services: [{ name: 'cms', baseUrl: cms.url, timeoutSeconds: 5 }],
-        jobs: [{ name: 'from-file', service: 'cms', path: '/file', schedule: '0 0 4 * * *' }],
-      },
-      {},
+    const config = cmsJobsConfig(
+      cms,
+      [{ name: 'from-file', service: 'cms', path: '/file', schedule: '0 0 4 * * *' }],
+      { service: { timeoutSeconds: 5 }, notify: { destinations: { console: { kind: 'console' } } } },
     );
     chronops = await runChronops(backends[0]!, { config });
   });
