@@ -322,21 +322,45 @@ after(async () => {
   await slack.stop();
 });
 
+const running = (s: ServerProcess) => s.child.exitCode === null && s.child.signalCode === null;
+
+/**
+ * A scenario's set-up, the same on either database: a folder of its own for its AWS journal and its kill mark (so
+ * no scenario sees another's calls, and one server of it is killed at most), the config written once (`config`:
+ * what the database adds to it), and its servers started from them with the fault hook and the stand-in Slack
+ * (`env`: what the database adds; `faults`, per server: where it kills or pauses itself).
+ */
+function setUp(config: Record<string, unknown>, env: Record<string, string>) {
+  const dir = tempDir();
+  const journal = join(dir, 'aws.jsonl');
+  const mark = join(dir, 'killed');
+  const path = writeConfig(recoveryConfig(config));
+  const common = {
+    ...slackEnv(slack),
+    ...env,
+    CHRONOPS_TEST_AWS_JOURNAL: journal,
+    CHRONOPS_TEST_KILL_MARK: mark,
+  };
+  return {
+    dir,
+    journal,
+    mark,
+    start: (faults: Record<string, string> = {}) =>
+      startServer(path, { ...common, ...faults }, 180_000, { faults: true }),
+    /** The readers created so far, by any of its servers. */
+    readers: () => createdReaders(journal),
+  };
+}
+
 // One scenario at a time: what each measures (resumed within 5 s of the restart) is the restarted server's own
 // work, on the CPU; three at a time under a shared load, it took 5.1-8.4 s.
 describe('recovery after kill -9 mid-converge: embedded database, restarted', () => {
   for (const point of KILL_POINTS) {
     it(`killed at ${point}: resumed within 5 s of the restart, AWS calls and thread messages once`, async () => {
       // Prepare
-      const dir = tempDir();
-      const journal = join(dir, 'aws.jsonl');
-      const mark = join(dir, 'killed');
       const dataDir = preparedDataDir();
-      const path = writeConfig(recoveryConfig({ database: { dataDir } }));
-      const env = { ...slackEnv(slack), CHRONOPS_TEST_AWS_JOURNAL: journal, CHRONOPS_TEST_KILL_MARK: mark };
-      const first = await startServer(path, { ...env, CHRONOPS_TEST_KILL_AT: point }, 180_000, {
-        faults: true,
-      });
+      const scenario = setUp({ database: { dataDir } }, {});
+      const first = await scenario.start({ CHRONOPS_TEST_KILL_AT: point });
       let parent: string;
       try {
         parent = await windowFromSlack(slack, first.url);
@@ -345,8 +369,8 @@ describe('recovery after kill -9 mid-converge: embedded database, restarted', ()
       } finally {
         await first.kill9();
       }
-      assert.ok(existsSync(mark), 'killed by the fault hook');
-      const second = await startServer(path, env, 180_000, { faults: true });
+      assert.ok(existsSync(scenario.mark), 'killed by the fault hook');
+      const second = await scenario.start();
       const listening = Date.now();
       let resumedMs: number;
       let windowId: string;
@@ -360,19 +384,13 @@ describe('recovery after kill -9 mid-converge: embedded database, restarted', ()
         });
         resumedMs = Date.now() - listening;
         await waitFor('three readers available', 20_000, () => scaledOut(second.url, windowId));
-        history = await scaleOutThenIn(
-          slack,
-          () => second.url,
-          parent,
-          windowId,
-          () => createdReaders(journal),
-        );
+        history = await scaleOutThenIn(slack, () => second.url, parent, windowId, scenario.readers);
       } finally {
         await second.stop();
       }
       const db = await PgliteDb.open(dataDir);
       try {
-        const ids = await assertOnce(db, undefined, windowId, journal, point);
+        const ids = await assertOnce(db, undefined, windowId, scenario.journal, point);
         assertThread(slack, parent, ids, history, point);
         assert.ok(resumedMs <= 5000, `resumed ${resumedMs} ms after the restart listened (${point})`);
       } finally {
@@ -392,30 +410,19 @@ describe('recovery after kill -9 mid-converge: PostgreSQL, three servers, anothe
   after(async () => {
     for (const s of schemas) await dropSchemas(s);
   });
+  /** The set-up on PostgreSQL: its servers share a schema of its own (dropped after the suite). */
+  const onPostgres = () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    return { schema, ...setUp({}, { DATABASE_URL: POSTGRES_URL, CHRONOPS_SCHEMA: schema }) };
+  };
   for (const point of KILL_POINTS) {
     it(`killed at ${point}: taken over within 15 s, AWS calls and thread messages once`, async () => {
-      const schema = freshSchema();
-      schemas.push(schema);
-      const dir = tempDir();
-      const journal = join(dir, 'aws.jsonl');
-      const mark = join(dir, 'killed');
-      const path = writeConfig(recoveryConfig());
-      const env = {
-        ...slackEnv(slack),
-        DATABASE_URL: POSTGRES_URL,
-        CHRONOPS_SCHEMA: schema,
-        CHRONOPS_TEST_AWS_JOURNAL: journal,
-        CHRONOPS_TEST_KILL_MARK: mark,
-        CHRONOPS_TEST_KILL_AT: point,
-      };
-      const servers: ServerProcess[] = [await startServer(path, env, 180_000, { faults: true })];
-      servers.push(
-        ...(await Promise.all([
-          startServer(path, env, 180_000, { faults: true }),
-          startServer(path, env, 180_000, { faults: true }),
-        ])),
-      );
-      const live = () => servers.find((s) => s.child.exitCode === null && s.child.signalCode === null)!.url;
+      const { schema, journal, mark, start, readers } = onPostgres();
+      const kill = { CHRONOPS_TEST_KILL_AT: point };
+      const servers: ServerProcess[] = [await start(kill)];
+      servers.push(...(await Promise.all([start(kill), start(kill)])));
+      const live = () => servers.find(running)!.url;
       const db = new PostgresDb(POSTGRES_URL, { max: 2 });
       try {
         const parent = await windowFromSlack(slack, servers[0]!.url);
@@ -424,10 +431,10 @@ describe('recovery after kill -9 mid-converge: PostgreSQL, three servers, anothe
         await waitFor('the converge carried on', 30_000, () => scaledOut(live(), windowId));
         const tookMs = Date.now() - killedAt(mark);
         assert.ok(
-          servers.some((s) => s.child.exitCode !== null || s.child.signalCode !== null),
+          servers.some((s) => !running(s)),
           'one server died',
         );
-        const history = await scaleOutThenIn(slack, live, parent, windowId, () => createdReaders(journal));
+        const history = await scaleOutThenIn(slack, live, parent, windowId, readers);
         await Promise.all(servers.map((s) => s.stop()));
         const ids = await assertOnce(db, schema, windowId, journal, point);
         assertThread(slack, parent, ids, history, point);
@@ -441,22 +448,14 @@ describe('recovery after kill -9 mid-converge: PostgreSQL, three servers, anothe
 
   it('stopped with SIGTERM during a converge: it hands the work back and exits; another server carries on, thread messages once', async () => {
     // Prepare: three servers; the one that runs the converge waits after its first CreateDBInstance (a slow call)
-    const schema = freshSchema();
-    schemas.push(schema);
-    const dir = tempDir();
-    const journal = join(dir, 'aws.jsonl');
+    const { schema, dir, journal, start, readers } = onPostgres();
     const paused = join(dir, 'paused');
-    const path = writeConfig(recoveryConfig());
-    const env = {
-      ...slackEnv(slack),
-      DATABASE_URL: POSTGRES_URL,
-      CHRONOPS_SCHEMA: schema,
-      CHRONOPS_TEST_AWS_JOURNAL: journal,
+    const pause = {
       CHRONOPS_TEST_PAUSE_AT: 'after-call:CreateDBInstance:1',
       CHRONOPS_TEST_PAUSE_MARK: paused,
     };
-    const servers = await Promise.all([0, 1, 2].map(() => startServer(path, env, 180_000, { faults: true })));
-    const live = () => servers.find((s) => s.child.exitCode === null && s.child.signalCode === null)!.url;
+    const servers = await Promise.all([0, 1, 2].map(() => start(pause)));
+    const live = () => servers.find(running)!.url;
     const db = new PostgresDb(POSTGRES_URL, { max: 2 });
     try {
       const parent = await windowFromSlack(slack, servers[0]!.url);
@@ -474,7 +473,7 @@ describe('recovery after kill -9 mid-converge: PostgreSQL, three servers, anothe
       assert.match(busy.output(), /handed back to the other servers/);
       const windowId = await onlyWindow(live);
       await waitFor('the converge carried on', 30_000, () => scaledOut(live(), windowId));
-      const history = await scaleOutThenIn(slack, live, parent, windowId, () => createdReaders(journal));
+      const history = await scaleOutThenIn(slack, live, parent, windowId, readers);
       await Promise.all(servers.map((s) => s.stop()));
       const ids = await assertOnce(db, schema, windowId, journal, 'SIGTERM');
       assertThread(slack, parent, ids, history, 'SIGTERM');
