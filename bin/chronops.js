@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
+// The option on the first line bounds the main thread's young generation, which V8 otherwise sizes from the
+// machine's memory (up to 128 MB) and only takes when node starts (docs/gateway.md, "Bounded heaps"): a server
+// started as `chronops serve` or `npx chronops serve` has it; `node bin/chronops.js` needs it given (npm start does).
 // chronops is written in TypeScript and run by Node's own type stripping (Node 22.18+ and 24 do it by default;
 // Node 22.12–22.17 need the flag, so this shim starts a child with it there).
 import { spawnSync } from 'node:child_process';
