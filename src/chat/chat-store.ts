@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Delivery } from '../gateway/inbox-store.ts';
 import type { Notification } from '../notify/notification.ts';
 import type { Db, DbTx } from '../store/db.ts';
@@ -38,10 +39,15 @@ export interface OutboxRow extends OutboxMessage {
   attempts: number;
   /** A previous attempt's outcome is unknown: look before posting again. */
   uncertain: boolean;
+  /** This claim's token (claimOutbox): what the sender does with the row counts only while it is still its. */
+  claim: string | null;
   createdAt: Date;
   /** When any server last called this lane (its pace holds across servers); null: never. */
   laneLastAt: Date | null;
 }
+
+/** A claimed row as the sender's records name it: its id and the claim's token. */
+export type ClaimedRow = Pick<OutboxRow, 'id' | 'claim'>;
 
 export interface OutboxRecord extends OutboxRow {
   /** `unknown`: an attempt's outcome was lost and the destination cannot be asked; not sent again (never twice). */
@@ -113,7 +119,8 @@ export class ChatStore {
    */
   async releaseClaims(): Promise<void> {
     await this.db.query(
-      `UPDATE ${this.s}.chat_outbox SET locked_by = NULL, locked_until = NULL WHERE locked_until IS NOT NULL`,
+      `UPDATE ${this.s}.chat_outbox SET locked_by = NULL, locked_until = NULL, claim = NULL
+       WHERE locked_until IS NOT NULL`,
     );
   }
 
@@ -198,9 +205,11 @@ export class ChatStore {
    * that made it is dead to the others (no live row in `nodes`: its lease, 8 s, ran out — the timers'
    * heartbeat) while this one's holds, so that a killed server holds up its channels for seconds, not for the
    * claim's whole lease. A message it may have been sending is marked uncertain: the next sender looks before
-   * posting it again.
+   * posting it again. Each claim gets a token (`claim`): a server that was dead to the others but is not (a
+   * stalled heartbeat) finds, at its attempt, that the row is no longer its own (markAttempt). A server that
+   * another live one could take for dead within `marginMs` claims nothing (it could not send what it claimed).
    */
-  async claimOutbox(node: string, leaseMs: number, limit: number): Promise<OutboxRow[]> {
+  async claimOutbox(node: string, leaseMs: number, limit: number, marginMs = 0): Promise<OutboxRow[]> {
     // The claim plans and runs a few milliseconds even on an empty queue; on the embedded database that holds
     // the only connection (and the event loop), so look first, through the partial index.
     const open = await this.db.query(
@@ -215,9 +224,13 @@ export class ChatStore {
                   WHERE i.key = x.after_key AND i.status IN ('pending', 'processing')))),
        heads AS (SELECT DISTINCT ON (channel) id, next_at, locked_until, locked_by FROM ready ORDER BY channel, seq)
        UPDATE ${this.s}.chat_outbox o
-       SET locked_by = $1, locked_until = clock_timestamp() + $2 * interval '1 millisecond'
+       SET locked_by = $1, locked_until = clock_timestamp() + $2 * interval '1 millisecond', claim = $4::uuid
        FROM (SELECT y.id FROM heads h JOIN ${this.s}.chat_outbox y ON y.id = h.id
              WHERE h.next_at <= clock_timestamp()
+               AND (EXISTS (SELECT 1 FROM ${this.s}.nodes me WHERE me.node = $1
+                              AND me.lease_until > clock_timestamp() + $5 * interval '1 millisecond')
+                    OR NOT EXISTS (SELECT 1 FROM ${this.s}.nodes n WHERE n.node <> $1
+                                     AND n.lease_until > clock_timestamp()))
                AND (h.locked_until IS NULL OR h.locked_until < clock_timestamp()
                     OR (h.locked_by <> $1
                         AND EXISTS (SELECT 1 FROM ${this.s}.nodes me
@@ -227,7 +240,7 @@ export class ChatStore {
              ORDER BY y.seq LIMIT $3 FOR UPDATE OF y SKIP LOCKED) c
        WHERE o.id = c.id
        RETURNING o.*, (SELECT l.last_at FROM ${this.s}.notify_lanes l WHERE l.lane = o.channel) AS lane_last_at`,
-      [node, leaseMs, limit],
+      [node, leaseMs, limit, randomUUID(), marginMs],
     );
     return rows.map(toOutbox);
   }
@@ -235,61 +248,85 @@ export class ChatStore {
   /**
    * About to call the platform: from now until an answer, the outcome is unknown. The lane's last call is
    * recorded in the same statement (its pace, for every server).
+   *
+   * Only while the row is still this claim's and nobody can take it over for `marginMs` (the call's time):
+   * another server takes a claim over when its lease ends or when the claiming server is dead to it (its `nodes`
+   * lease ran out: a stalled heartbeat under load, a server stopping). So the attempt needs the claim's token,
+   * the claim's lease, and this server's `nodes` lease — unless no other server is alive to take it. False: the
+   * row is not this sender's to send (any more); it must not call the platform.
    */
-  async markAttempt(id: number): Promise<void> {
-    await this.db.query(
-      `WITH a AS (UPDATE ${this.s}.chat_outbox SET attempts = attempts + 1, uncertain = true WHERE id = $1
+  async markAttempt(row: ClaimedRow, guard: { node: string; marginMs: number }): Promise<boolean> {
+    const rows = await this.db.query(
+      `WITH a AS (UPDATE ${this.s}.chat_outbox o SET attempts = attempts + 1, uncertain = true
+                  WHERE o.id = $1 AND o.claim = $2::uuid AND o.status IN ('pending', 'held')
+                    AND o.locked_until > clock_timestamp() + $4 * interval '1 millisecond'
+                    AND (EXISTS (SELECT 1 FROM ${this.s}.nodes me WHERE me.node = $3
+                                   AND me.lease_until > clock_timestamp() + $4 * interval '1 millisecond')
+                         OR NOT EXISTS (SELECT 1 FROM ${this.s}.nodes n WHERE n.node <> $3
+                                          AND n.lease_until > clock_timestamp()))
                   RETURNING channel)
        INSERT INTO ${this.s}.notify_lanes (lane, last_at) SELECT channel, clock_timestamp() FROM a
-       ON CONFLICT (lane) DO UPDATE SET last_at = EXCLUDED.last_at`,
-      [id],
+       ON CONFLICT (lane) DO UPDATE SET last_at = EXCLUDED.last_at
+       RETURNING lane`,
+      [row.id, row.claim, guard.node, guard.marginMs],
     );
+    return rows.length > 0;
   }
 
   /**
    * The last attempt's outcome is unknown and the destination cannot be asked (a webhook): the message is not
-   * sent again, so that it is never sent twice; the row says so.
+   * sent again, so that it is never sent twice; the row says so. (Only while the row is this claim's.)
    */
-  async markUnknown(id: number, error: string): Promise<void> {
+  async markUnknown(row: ClaimedRow, error: string): Promise<void> {
     await this.db.query(
       `UPDATE ${this.s}.chat_outbox
-       SET status = 'unknown', done_at = clock_timestamp(), locked_by = NULL, locked_until = NULL, error = $2
-       WHERE id = $1`,
-      [id, error],
+       SET status = 'unknown', done_at = clock_timestamp(), locked_by = NULL, locked_until = NULL, claim = NULL,
+           error = $3
+       WHERE id = $1 AND claim IS NOT DISTINCT FROM $2::uuid`,
+      [row.id, row.claim, error],
     );
   }
 
-  /** Sent. The lane's pace counts from this answer (so requests arrive at least the interval apart). */
-  async markSent(id: number, ts: string | null): Promise<void> {
+  /**
+   * Sent. The lane's pace counts from this answer (so requests arrive at least the interval apart). Recorded
+   * whoever holds the row now: the platform has the message, and a server that took the row over must not post
+   * it again (its attempt needs the row still pending).
+   */
+  async markSent(row: ClaimedRow, ts: string | null): Promise<void> {
     await this.db.query(
       `WITH s AS (UPDATE ${this.s}.chat_outbox
                   SET status = 'posted', ts = $2, uncertain = false, done_at = clock_timestamp(), locked_by = NULL,
-                      locked_until = NULL, error = NULL
+                      locked_until = NULL, claim = NULL, error = NULL
                   WHERE id = $1
                   RETURNING channel)
        UPDATE ${this.s}.notify_lanes l SET last_at = clock_timestamp() FROM s WHERE l.lane = s.channel`,
-      [id, ts],
+      [row.id, ts],
     );
   }
 
-  /** Try again after `delayMs`; `certain`: the platform did not carry out the last attempt. */
-  async markRetry(id: number, delayMs: number, certain: boolean, error: string): Promise<void> {
+  /**
+   * Try again after `delayMs`; `certain`: the platform did not carry out the last attempt. (Only while the row is
+   * this claim's: a server that took it over decides.)
+   */
+  async markRetry(row: ClaimedRow, delayMs: number, certain: boolean, error: string): Promise<void> {
     await this.db.query(
       `UPDATE ${this.s}.chat_outbox
        SET next_at = clock_timestamp() + $2 * interval '1 millisecond',
            uncertain = CASE WHEN $3 THEN false ELSE uncertain END,
-           locked_by = NULL, locked_until = NULL, error = $4
-       WHERE id = $1`,
-      [id, delayMs, certain, error],
+           locked_by = NULL, locked_until = NULL, claim = NULL, error = $4
+       WHERE id = $1 AND claim IS NOT DISTINCT FROM $5::uuid`,
+      [row.id, delayMs, certain, error, row.claim],
     );
   }
 
-  async markFailed(id: number, error: string): Promise<void> {
+  /** Given up. (Only while the row is this claim's.) */
+  async markFailed(row: ClaimedRow, error: string): Promise<void> {
     await this.db.query(
       `UPDATE ${this.s}.chat_outbox
-       SET status = 'failed', done_at = clock_timestamp(), locked_by = NULL, locked_until = NULL, error = $2
-       WHERE id = $1`,
-      [id, error],
+       SET status = 'failed', done_at = clock_timestamp(), locked_by = NULL, locked_until = NULL, claim = NULL,
+           error = $2
+       WHERE id = $1 AND claim IS NOT DISTINCT FROM $3::uuid`,
+      [row.id, error, row.claim],
     );
   }
 
@@ -309,14 +346,17 @@ export class ChatStore {
     return rows.length > 0;
   }
 
-  /** Puts a message at the back of its channel's queue (it must wait for one queued after it). */
-  async requeue(id: number): Promise<void> {
+  /**
+   * Puts a message at the back of its channel's queue (it must wait for one queued after it). (Only while the row
+   * is this claim's.)
+   */
+  async requeue(row: ClaimedRow): Promise<void> {
     await this.db.query(
       `UPDATE ${this.s}.chat_outbox
        SET seq = nextval(pg_get_serial_sequence('${this.s}.chat_outbox', 'seq')), status = 'pending',
-           locked_by = NULL, locked_until = NULL
-       WHERE id = $1`,
-      [id],
+           locked_by = NULL, locked_until = NULL, claim = NULL
+       WHERE id = $1 AND claim IS NOT DISTINCT FROM $2::uuid`,
+      [row.id, row.claim],
     );
   }
 
@@ -374,6 +414,7 @@ interface OutboxDbRow {
   status: OutboxRecord['status'];
   attempts: number;
   uncertain: boolean;
+  claim?: string | null;
   ts: string | null;
   created_at: Date;
   error: string | null;
@@ -398,6 +439,7 @@ function toOutbox(r: OutboxDbRow): OutboxRow {
     notification: r.notification,
     attempts: r.attempts,
     uncertain: r.uncertain,
+    claim: r.claim ?? null,
     createdAt: r.created_at,
     laneLastAt: r.lane_last_at ?? null,
   };

@@ -57,5 +57,8 @@ export const chatMigrations: MigrationModule = {
     // 2: a command's answers held behind it are released by its key when it finishes (ChatStore.finishInbox, once
     // per command): without an index that was a scan of the whole outbox per command, growing with every reply.
     (s) => `CREATE INDEX chat_outbox_held ON ${s}.chat_outbox (after_key) WHERE status = 'held';`,
+    // 3: each claim of an outbox row gets its own token: a sender's attempt and what it records afterwards count
+    // only while the row is still its claim (another server may have taken it over: ChatStore.markAttempt).
+    (s) => `ALTER TABLE ${s}.chat_outbox ADD COLUMN claim uuid;`,
   ],
 };

@@ -35,6 +35,8 @@ export interface ChatDeps {
   metrics: Metrics;
   logger: Logger;
   node: string;
+  /** This server's lease in `nodes` (the timers' heartbeat): the outbox sends only while it will hold. */
+  leaseMs?: number;
   pollMs?: number;
   /** Replaces the Slack Web API transport (tests). */
   slackTransport?: ChatTransport;
@@ -115,6 +117,8 @@ export function createChat(deps: ChatDeps): Chat {
     metrics: deps.metrics,
     postIntervalMs: slack.postIntervalMs,
     pollMs,
+    // A quarter of the lease: the heartbeat renews it every quarter, so a server that keeps up always has more.
+    ...(deps.leaseMs ? { sendMarginMs: Math.min(2000, Math.floor(deps.leaseMs / 4)) } : {}),
   });
   if (transport) {
     deps.gateway.register(

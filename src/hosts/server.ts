@@ -262,6 +262,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       metrics,
       logger,
       node,
+      leaseMs: timers.leaseMs,
       gateway: webhooks,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
       ...(options.slackTransport ? { slackTransport: options.slackTransport } : {}),
@@ -307,6 +308,10 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     for (const o of others) if (o.capability.api) app.route(`/api/${o.name}`, o.capability.api);
     await timers.start();
     cleanups.unshift(() => timers.stop());
+    // The outbox stops (its calls under way answered and recorded) before the timers give up this server's lease:
+    // once the lease is gone the others take over its claims, and a message still being sent from here would be
+    // sent by them too. chat.stop() later finds it stopped.
+    cleanups.unshift(() => chat.outbox.stop());
     for (const c of running) {
       await c.start?.();
       if (c.stop) cleanups.unshift(() => c.stop!());

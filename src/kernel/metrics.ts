@@ -72,7 +72,7 @@ export class Metrics {
 
   readonly outboxSends = new Counter({
     name: 'chronops_outbox_sends_total',
-    help: 'Outbox send attempts by kind (slack, slack-webhook, teams, jandi, console), destination and outcome (sent, retry, rate_limited, failed, unknown)',
+    help: 'Outbox send attempts by kind (slack, slack-webhook, teams, jandi, console), destination and outcome (sent, retry, rate_limited, failed, unknown, handed_over)',
     labelNames: ['kind', 'destination', 'outcome'] as const,
     registers: [this.registry],
   });

@@ -10,6 +10,14 @@
 //   recorded as posted instead of being posted again;
 // - a webhook cannot be asked: the row is recorded `unknown` and not sent again (or, with `onUncertain: resend`,
 //   sent again with the same Idempotency-Key). docs/notify.md says what that means.
+//
+// Across servers: a claim is taken over when the claiming server is dead to the others (its heartbeat lapsed).
+// A server that is alive but stalled (a loaded machine) or stopping would then send what the other sends. So each
+// attempt is recorded only while the row is still this claim's and this server will be seen alive for
+// `sendMarginMs` (ChatStore.markAttempt); otherwise it does not call the platform at all. What remains: a call
+// that was under way when its server stopped being seen alive (a stall longer than the margin between the
+// attempt's record and the request, or a request slower than the margin) can arrive after the other server has
+// looked (Slack) or sent with the same Idempotency-Key (a webhook with `onUncertain: resend`).
 
 import type { ChatStore, OutboxRow } from '../chat/chat-store.ts';
 import { type BlockKitBlock, type ChatTransport, ChatTransportError } from '../chat/port.ts';
@@ -46,6 +54,11 @@ export interface OutboxSenderOptions {
   /** How often to look for work nobody told this process about. */
   pollMs?: number;
   leaseMs?: number;
+  /**
+   * An attempt starts only if this server will be seen alive by the others (its `nodes` lease) for at least this
+   * long (default 2000 ms): another server takes its claims over once it is not (ChatStore.markAttempt).
+   */
+  sendMarginMs?: number;
   /** Attempts before a message is given up (failed). */
   maxAttempts?: number;
   /** At most this many messages (channels) in flight. */
@@ -105,7 +118,12 @@ export class OutboxSender {
       const room = concurrency - this.inFlight.size;
       if (room > 0) {
         try {
-          rows = await this.o.store.claimOutbox(this.o.node, this.o.leaseMs ?? 60_000, room);
+          rows = await this.o.store.claimOutbox(
+            this.o.node,
+            this.o.leaseMs ?? 60_000,
+            room,
+            this.o.sendMarginMs ?? 2000,
+          );
         } catch (error) {
           this.o.logger.error({ err: error }, 'chat outbox: claim failed');
         }
@@ -135,6 +153,30 @@ export class OutboxSender {
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, intervalMs)));
   }
 
+  /**
+   * Records the attempt, if the row is still this claim's and this server will be seen alive for the call. Not:
+   * the row is left to whoever takes it (now, or at the next claim) — it is not sent from here.
+   */
+  private async attempt(row: OutboxRow): Promise<boolean> {
+    const marginMs = this.o.sendMarginMs ?? 2000;
+    if (await this.o.store.markAttempt(row, { node: this.o.node, marginMs })) return true;
+    this.o.logger.warn(
+      { key: row.key, node: this.o.node },
+      "outbox: the claim is no longer this server's (or its lease is running out): not sent from here",
+    );
+    this.count(row, 'handed_over');
+    // Still ours (our own lease is what is short): let it go, to be claimed again in a moment — by this server
+    // once its lease is renewed, or by another.
+    await this.o.store.markRetry(
+      row,
+      1000,
+      false,
+      'not sent: this server could be taken for dead by the others',
+    );
+    this.wakeIn(1000);
+    return false;
+  }
+
   /** The ts of a window's plan message: 'wait' while it is not posted yet, null when it never will be. */
   private async planTs(windowId: string): Promise<string | null | 'wait'> {
     const plan = await this.o.store.planMessage(windowId);
@@ -152,7 +194,7 @@ export class OutboxSender {
     }
     const transport = this.o.transports[row.platform];
     if (!transport) {
-      await store.markFailed(row.id, `no transport for ${row.platform}`);
+      await store.markFailed(row, `no transport for ${row.platform}`);
       return;
     }
     const blocks = (row.blocks ?? undefined) as BlockKitBlock[] | undefined;
@@ -164,14 +206,14 @@ export class OutboxSender {
           ? await this.planTs(row.windowId)
           : null;
       if (plan === 'wait') {
-        await store.requeue(row.id);
+        await store.requeue(row);
         return;
       }
       if (row.op === 'update') {
         const target = row.targetTs ?? plan;
-        if (target === null) return await store.markFailed(row.id, 'the message to update was never posted');
+        if (target === null) return await store.markFailed(row, 'the message to update was never posted');
         await this.pace(row.channel, this.o.postIntervalMs, row.laneLastAt);
-        await store.markAttempt(row.id);
+        if (!(await this.attempt(row))) return;
         this.lastPost.set(row.channel, this.now());
         await transport.update({
           channel: row.channel,
@@ -179,7 +221,7 @@ export class OutboxSender {
           text: row.text,
           ...(blocks ? { blocks } : {}),
         });
-        await store.markSent(row.id, target);
+        await store.markSent(row, target);
         this.count(row, 'sent');
         return;
       }
@@ -199,12 +241,12 @@ export class OutboxSender {
           });
         if (ts) {
           logger.info({ key: row.key, ts }, 'chat outbox: an earlier attempt did post this message');
-          await store.markSent(row.id, ts);
+          await store.markSent(row, ts);
           return;
         }
       }
       await this.pace(row.channel, this.o.postIntervalMs, row.laneLastAt);
-      await store.markAttempt(row.id);
+      if (!(await this.attempt(row))) return;
       this.lastPost.set(row.channel, this.now());
       const { ts } = await transport.post({
         channel: row.channel,
@@ -213,7 +255,7 @@ export class OutboxSender {
         ...(threadTs ? { threadTs } : {}),
         ...(blocks ? { blocks } : {}),
       });
-      await store.markSent(row.id, ts);
+      await store.markSent(row, ts);
       this.count(row, 'sent');
     } catch (error) {
       await this.failed(row, error);
@@ -239,7 +281,7 @@ export class OutboxSender {
     const destination = row.destination ? this.o.destinations?.[row.destination] : undefined;
     if (!destination || destination.kind !== row.platform) {
       await store.markFailed(
-        row.id,
+        row,
         `no ${row.platform} destination named "${row.destination ?? ''}" in the config`,
       );
       return;
@@ -250,7 +292,7 @@ export class OutboxSender {
         `notify: ${why}; not sent again, so that it is never sent twice`,
       );
       this.count(row, 'unknown');
-      return store.markUnknown(row.id, `${why}; not sent again (onUncertain: skip)`);
+      return store.markUnknown(row, `${why}; not sent again (onUncertain: skip)`);
     };
     try {
       if (row.uncertain && destination.onUncertain === 'skip') {
@@ -264,7 +306,7 @@ export class OutboxSender {
           'notify: message cut to fit its destination',
         );
       await this.pace(row.channel, destination.minIntervalMs, row.laneLastAt);
-      await store.markAttempt(row.id);
+      if (!(await this.attempt(row))) return;
       this.lastPost.set(row.channel, this.now());
       try {
         await postWebhook({ destination, body, key: row.key });
@@ -272,7 +314,7 @@ export class OutboxSender {
         // The pace counts from the answer: the next request arrives at least the interval after this one.
         this.lastPost.set(row.channel, this.now());
       }
-      await store.markSent(row.id, null);
+      await store.markSent(row, null);
       this.count(row, 'sent');
     } catch (error) {
       if (error instanceof ChatTransportError && !error.certain && destination.onUncertain === 'skip') {
@@ -286,7 +328,7 @@ export class OutboxSender {
   private async sendConsole(row: OutboxRow): Promise<void> {
     const publish = this.o.console;
     if (!publish) {
-      await this.o.store.markFailed(row.id, 'no console in this process');
+      await this.o.store.markFailed(row, 'no console in this process');
       return;
     }
     const rendered = row.notification ? toSlack(row.notification) : undefined;
@@ -297,7 +339,7 @@ export class OutboxSender {
       text: rendered?.text ?? row.text,
       blocks: rendered?.blocks ?? ((row.blocks ?? null) as BlockKitBlock[] | null),
     });
-    await this.o.store.markSent(row.id, null);
+    await this.o.store.markSent(row, null);
     this.count(row, 'sent');
   }
 
@@ -314,7 +356,7 @@ export class OutboxSender {
     if (e.retryAfterMs !== undefined) {
       // Rate limited: nothing was posted; the channel's head waits, so the whole channel pauses.
       this.o.logger.warn({ channel: row.channel, retryAfterMs: e.retryAfterMs }, 'chat outbox: rate limited');
-      await this.o.store.markRetry(row.id, e.retryAfterMs, true, e.message);
+      await this.o.store.markRetry(row, e.retryAfterMs, true, e.message);
       this.count(row, 'rate_limited');
       this.wakeIn(e.retryAfterMs);
       return;
@@ -322,13 +364,13 @@ export class OutboxSender {
     if (e.retryable && attempts < (this.o.maxAttempts ?? 8)) {
       const delay = Math.min(60_000, 500 * 2 ** (attempts - 1));
       this.o.logger.warn({ key: row.key, err: e.message, attempts, delay }, 'chat outbox: will retry');
-      await this.o.store.markRetry(row.id, delay, e.certain, e.message);
+      await this.o.store.markRetry(row, delay, e.certain, e.message);
       this.count(row, 'retry');
       this.wakeIn(delay);
       return;
     }
     this.o.logger.error({ key: row.key, err: e.message, attempts }, 'chat outbox: giving up on a message');
-    await this.o.store.markFailed(row.id, e.message);
+    await this.o.store.markFailed(row, e.message);
     this.count(row, 'failed');
   }
 }

@@ -328,12 +328,13 @@ describe('the outbox, for every destination kind', () => {
   });
 
   it('a crash between the send and its record does not send twice', async () => {
-    // Prepare: the previous process claimed the row, marked the attempt, sent it, and died before recording it.
+    // Prepare: the previous process claimed the row, marked the attempt, sent it, and died before recording it
+    // (its claim's lease ran out).
     const { names, notifier, senders } = setup({}, { start: false });
     await notifier.send(names.teams, { title: 'before the crash' }, { key: `t:${n}:crash` });
-    const [row] = await store.claimOutbox('dead-node', 1, 1);
+    const [row] = await store.claimOutbox('dead-node', 60_000, 1);
     assert.equal(row!.key, `t:${n}:crash`);
-    await store.markAttempt(row!.id);
+    assert.equal(await store.markAttempt(row!, { node: 'dead-node', marginMs: 0 }), true);
     await fetch(fakes.teams.url(names.teams), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -342,6 +343,10 @@ describe('the outbox, for every destination kind', () => {
         attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: {} }],
       }),
     });
+    await db.query(
+      `UPDATE chronops.chat_outbox SET locked_until = clock_timestamp() - interval '1 second' WHERE id = $1`,
+      [row!.id],
+    );
     // Act: a new process takes the row once the dead one's lease is over.
     senders[0]!.start();
     // Assess

@@ -131,12 +131,16 @@ describe('OutboxSender with the Slack transport', () => {
   });
 
   it('a crash between the post and its record does not post twice', async () => {
-    // Prepare: the previous process (its lease is 1 ms) posted with the key and died before recording it.
+    // Prepare: the previous process posted with the key and died before recording it; its claim's lease ran out.
     const m = message('C1CRASH', 'before the crash');
     await store.enqueue([m]);
-    const [row] = await store.claimOutbox('dead-node', 1, 1);
-    await store.markAttempt(row!.id);
+    const [row] = await store.claimOutbox('dead-node', 60_000, 1);
+    assert.equal(await store.markAttempt(row!, { node: 'dead-node', marginMs: 0 }), true);
     await transport.post({ channel: m.channel, text: m.text, key: m.key });
+    await db.query(
+      `UPDATE chronops.chat_outbox SET locked_until = clock_timestamp() - interval '1 second' WHERE id = $1`,
+      [row!.id],
+    );
     // Act: a new process takes the row once the dead one's lease is over.
     startSender();
     // Assess
