@@ -307,6 +307,10 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     app.route('/', createWeb({ store, config, feed, token, console: consoleChat }));
     for (const o of others) if (o.capability.api) app.route(`/api/${o.name}`, o.capability.api);
     await timers.start();
+    // The outbox sends only while this server's lease holds (or no other server is alive): it has one now, so the
+    // outbox looks at once rather than at its next poll (10 s on the embedded database, where a killed process's
+    // lease can still look alive for a few seconds after a restart, until the timers' start takes it back).
+    chat.outbox.notify();
     cleanups.unshift(() => timers.stop());
     // The outbox stops (its calls under way answered and recorded) before the timers give up this server's lease:
     // once the lease is gone the others take over its claims, and a message still being sent from here would be
