@@ -5,13 +5,22 @@ import type { Db, DbTx, QueryOptions } from './db.ts';
 // timestamptz and int8 as JavaScript values, the same as PGlite gives them.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
+/** Session settings of chronops' connections (see PostgresDb). */
+const PLANNER_OPTIONS = '-c enable_bitmapscan=off';
+
 /**
  * Server adapter: a pool on a PostgreSQL server (`DATABASE_URL`); any number of chronops processes share it.
  *
  * The webhook ingest's writes (`priority: 'high'`) have connections of their own (a second pool of two, opened
  * at the first such write): a sender waits on that write for its 200, and in the shared pool it queued behind the
  * worker's, the outbox's and the relay's statements (issue 8: at 333 requests/s with the worker on, 2–3
- * statements waited for a connection on average and up to 23, and the ingest's write waited with them).
+ * statements waited for a connection on average and up to 23, and the ingest's write waited with them). *
+ * Every connection plans without bitmap scans (`enable_bitmapscan = off`, as the embedded database does): a table
+ * that grew since its last ANALYZE (a new schema's inbox, before autovacuum's first one; a backlog after a storm)
+ * has no statistics for its queue, and the planner read the whole backlog through a bitmap scan and a sort for
+ * the worker's claim of 16 (100,000 pending: 141 ms against 0.1 ms walking the index in order) and the relay's batch
+ * (78 against 0.3 ms) — `BENCH_DATABASE=postgres node bench/inbox-plans.ts`. chronops' queries are index walks
+ * with a limit; `options` in DATABASE_URL, if any, takes the place of this one.
  */
 export class PostgresDb implements Db {
   readonly kind = 'postgres' as const;
@@ -22,7 +31,12 @@ export class PostgresDb implements Db {
 
   constructor(connectionString: string, options: { max?: number } = {}) {
     this.connectionString = connectionString;
-    this.pool = new pg.Pool({ connectionString, max: options.max ?? 10, application_name: 'chronops' });
+    this.pool = new pg.Pool({
+      connectionString,
+      max: options.max ?? 10,
+      application_name: 'chronops',
+      options: PLANNER_OPTIONS,
+    });
     // An idle client that loses its connection must not crash the process; the next query reconnects.
     this.pool.on('error', () => {});
   }
@@ -34,6 +48,7 @@ export class PostgresDb implements Db {
         connectionString: this.connectionString,
         max: 2,
         application_name: 'chronops-ingest',
+        options: PLANNER_OPTIONS,
       });
       this.ingest.on('error', () => {});
     }
