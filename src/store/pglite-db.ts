@@ -186,8 +186,9 @@ export class PgliteDb implements Db {
         // blob, a result being sent; ~15–60 MB in use), but it allocates fast (every statement's parameters and rows
         // are copied in and out), and V8 let it reserve up to 4× its live data between full collections (146 MB in
         // a storm). With a small old generation's limit V8 grows it by at most 1.3× (the limit itself is far above
-        // what the thread keeps); a 16 MB young generation is collected more often, each time nearly all garbage.
-        resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 16 },
+        // what the thread keeps); an 8 MB young generation is collected more often, each time nearly all garbage
+        // (16 → 8 MB: the gateway's storm run peaked 10 MB lower; docs/benchmarks.md, "Gateway memory").
+        resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 8 },
       });
       const db = new PgliteDb(worker, unlock);
       // The first answer comes once PGlite is ready (the thread reads messages only then).
