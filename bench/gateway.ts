@@ -22,9 +22,10 @@
 // where its memory is — main thread's heap and buffers, the database thread's heap, PGlite's WebAssembly memory).
 // BENCH_MODE=memory is the issue's memory run: 10 minutes at 333/s, 60 s at the maximum rate, 15 s at 333/s, on
 // PGlite with the relay on (BENCH_TARGETS=pglite+kafka BENCH_RATE_SECONDS=600 BENCH_SECONDS=60
-// BENCH_AFTER_SECONDS=15), the servers started with the node options docs/gateway.md gives `chronops serve`
-// (BENCH_NODE_ARGS=--max-semi-space-size=16; BENCH_NODE_ARGS= to run without); the result's memoryCurve is VmRSS
-// every 15 s, memoryParts the breakdown. Experiments:
+// BENCH_AFTER_SECONDS=15); the result's memoryCurve is VmRSS every 15 s, memoryParts the breakdown.
+// chronops' servers start (in every mode, since 7 Dec 2026 14:00) as bin/chronops.js starts `chronops serve`: node
+// with --max-semi-space-size=16 and MALLOC_ARENA_MAX=2 in the environment (BENCH_NODE_ARGS= and
+// BENCH_SERVE_ENV=none run them without); Bolt as a plain node process. Experiments:
 // BENCH_NODE_ARGS (node options of the servers' processes, e.g. --max-semi-space-size=16), BENCH_V8_FLAGS (V8 flags
 // the server sets on itself before it starts).
 //
@@ -52,10 +53,13 @@ const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.
  */
 const MEMORY_MODE = process.env.BENCH_MODE === 'memory';
 /**
- * The node options docs/gateway.md gives `chronops serve` for a bounded memory (the main thread's young generation,
- * which V8 otherwise sizes from the machine's memory, up to 128 MB): the memory run's servers start with them.
+ * What bin/chronops.js' first line gives `chronops serve` for a bounded memory (docs/gateway.md): the main thread's
+ * young generation capped (V8 otherwise sizes it from the machine's memory, up to 128 MB) and glibc's malloc kept to
+ * two arenas. chronops' servers start with them.
  */
 const SERVE_NODE_ARGS = '--max-semi-space-size=16';
+const SERVE_ENV: Record<string, string> =
+  process.env.BENCH_SERVE_ENV === 'none' ? {} : { MALLOC_ARENA_MAX: '2' };
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (MEMORY_MODE ? 60 : 30));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const RATE = 333;
@@ -618,7 +622,9 @@ function startChild(target: Target, slackApiUrl: string): Promise<Child> {
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      ...(process.env.BENCH_NODE_ARGS ?? (MEMORY_MODE ? SERVE_NODE_ARGS : '')).split(' ').filter(Boolean),
+      ...(process.env.BENCH_NODE_ARGS ?? (target === 'bolt' ? '' : SERVE_NODE_ARGS))
+        .split(' ')
+        .filter(Boolean),
       '--experimental-strip-types',
       '--no-warnings=ExperimentalWarning',
       // BENCH_CPU_PROF=dir: a V8 CPU profile of each server's main thread, written there when it exits.
@@ -630,7 +636,10 @@ function startChild(target: Target, slackApiUrl: string): Promise<Child> {
       target,
       slackApiUrl,
     ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: target === 'bolt' ? process.env : { ...process.env, ...SERVE_ENV },
+    },
   );
   const lines = createInterface({ input: child.stdout! });
   const waiting: Array<{ prefix: string; resolve: (rest: string) => void }> = [];

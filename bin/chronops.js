@@ -1,7 +1,9 @@
-#!/usr/bin/env -S node --max-semi-space-size=16
-// The option on the first line bounds the main thread's young generation, which V8 otherwise sizes from the
-// machine's memory (up to 128 MB) and only takes when node starts (docs/gateway.md, "Bounded heaps"): a server
-// started as `chronops serve` or `npx chronops serve` has it; `node bin/chronops.js` needs it given (npm start does).
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=16
+// The first line bounds the server's memory where only the start can (docs/gateway.md, "Bounded heaps"): the main
+// thread's young generation, which V8 otherwise sizes from the machine's memory (up to 128 MB), and glibc's malloc
+// arenas (one per thread by default; two keep ~25 MB less resident under a storm). A server started as
+// `chronops serve` or `npx chronops serve` has both; `node bin/chronops.js` needs them given (npm start gives the
+// node option).
 // chronops is written in TypeScript and run by Node's own type stripping (Node 22.18+ and 24 do it by default;
 // Node 22.12–22.17 need the flag, so this shim starts a child with it there).
 import { spawnSync } from 'node:child_process';
