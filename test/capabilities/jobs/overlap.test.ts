@@ -128,48 +128,50 @@ for (const backend of backends) {
       await assertSkip(cms, answers, ended);
     });
 
-    it('a job held by a run now at its due time is run when the hold ends, not left for the sweep', {
-      skip: backend.name === 'pglite' && 'one connection: no other transaction can hold a row meanwhile',
-    }, async () => {
-      // Prepare: a job due in 4 s (its fire locks the jobs due 2 s ahead of their time)
-      const at = new Date(Math.ceil((Date.now() + 4000) / 1000) * 1000);
-      const created = await chronops.app.request('/api/jobs', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          name: 'timed',
-          service: 'cms',
-          path: '/timed',
-          at: at.toISOString(),
-          overlap: 'skip',
-        }),
-      });
-      assert.equal(created.status, 201, await created.text());
-      const { store } = (chronops.capabilities.jobs as JobsCapability).service;
-
-      // Act: another transaction holds the job's row, as a run now does for a few statements, from before the
-      // fire until half a second after the job's time
-      const holder = new PostgresDb(POSTGRES_URL, { max: 1 });
-      try {
-        await holder.transaction(async (tx) => {
-          await tx.query(`SELECT 1 FROM ${store.s}.jobs WHERE name = 'timed' FOR UPDATE`);
-          await new Promise((r) => setTimeout(r, at.getTime() + 500 - Date.now()));
+    // PostgreSQL only: on the embedded database one connection serves every transaction, so nothing else can
+    // hold the job's row meanwhile (registered there only, not skipped).
+    if (backend.name !== 'pglite') {
+      it('a job held by a run now at its due time is run when the hold ends, not left for the sweep', async () => {
+        // Prepare: a job due in 4 s (its fire locks the jobs due 2 s ahead of their time)
+        const at = new Date(Math.ceil((Date.now() + 4000) / 1000) * 1000);
+        const created = await chronops.app.request('/api/jobs', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            name: 'timed',
+            service: 'cms',
+            path: '/timed',
+            at: at.toISOString(),
+            overlap: 'skip',
+          }),
         });
-      } finally {
-        await holder.close();
-      }
-      const run = await eventually(
-        async () => (await store.history({ job: 'timed', limit: 1 }))[0],
-        20_000,
-        'the scheduled run',
-      );
+        assert.equal(created.status, 201, await created.text());
+        const { store } = (chronops.capabilities.jobs as JobsCapability).service;
 
-      // Assess: the fire waited for the row (skipped, the run came with the sweep, 5 s late or more)
-      assert.equal(run.dueAt.toISOString(), at.toISOString());
-      const late = run.createdAt.getTime() - at.getTime();
-      assert.ok(late < 3000, `the run was written ${late} ms after its time`);
-      assert.equal(run.trigger, 'schedule');
-    });
+        // Act: another transaction holds the job's row, as a run now does for a few statements, from before the
+        // fire until half a second after the job's time
+        const holder = new PostgresDb(POSTGRES_URL, { max: 1 });
+        try {
+          await holder.transaction(async (tx) => {
+            await tx.query(`SELECT 1 FROM ${store.s}.jobs WHERE name = 'timed' FOR UPDATE`);
+            await new Promise((r) => setTimeout(r, at.getTime() + 500 - Date.now()));
+          });
+        } finally {
+          await holder.close();
+        }
+        const run = await eventually(
+          async () => (await store.history({ job: 'timed', limit: 1 }))[0],
+          20_000,
+          'the scheduled run',
+        );
+
+        // Assess: the fire waited for the row (skipped, the run came with the sweep, 5 s late or more)
+        assert.equal(run.dueAt.toISOString(), at.toISOString());
+        const late = run.createdAt.getTime() - at.getTime();
+        assert.ok(late < 3000, `the run was written ${late} ms after its time`);
+        assert.equal(run.trigger, 'schedule');
+      });
+    }
   });
 }
 
