@@ -227,10 +227,7 @@ export class ChatStore {
        SET locked_by = $1, locked_until = clock_timestamp() + $2 * interval '1 millisecond', claim = $4::uuid
        FROM (SELECT y.id FROM heads h JOIN ${this.s}.chat_outbox y ON y.id = h.id
              WHERE h.next_at <= clock_timestamp()
-               AND (EXISTS (SELECT 1 FROM ${this.s}.nodes me WHERE me.node = $1
-                              AND me.lease_until > clock_timestamp() + $5 * interval '1 millisecond')
-                    OR NOT EXISTS (SELECT 1 FROM ${this.s}.nodes n WHERE n.node <> $1
-                                     AND n.lease_until > clock_timestamp()))
+               AND ${seenAliveSql(this.s, '$1', '$5')}
                AND (h.locked_until IS NULL OR h.locked_until < clock_timestamp()
                     OR (h.locked_by <> $1
                         AND EXISTS (SELECT 1 FROM ${this.s}.nodes me
@@ -260,10 +257,7 @@ export class ChatStore {
       `WITH a AS (UPDATE ${this.s}.chat_outbox o SET attempts = attempts + 1, uncertain = true
                   WHERE o.id = $1 AND o.claim = $2::uuid AND o.status IN ('pending', 'held')
                     AND o.locked_until > clock_timestamp() + $4 * interval '1 millisecond'
-                    AND (EXISTS (SELECT 1 FROM ${this.s}.nodes me WHERE me.node = $3
-                                   AND me.lease_until > clock_timestamp() + $4 * interval '1 millisecond')
-                         OR NOT EXISTS (SELECT 1 FROM ${this.s}.nodes n WHERE n.node <> $3
-                                          AND n.lease_until > clock_timestamp()))
+                    AND ${seenAliveSql(this.s, '$3', '$4')}
                   RETURNING channel)
        INSERT INTO ${this.s}.notify_lanes (lane, last_at) SELECT channel, clock_timestamp() FROM a
        ON CONFLICT (lane) DO UPDATE SET last_at = EXCLUDED.last_at
@@ -392,6 +386,17 @@ export class ChatStore {
     );
     return rows.map((r) => ({ ...toOutbox(r), status: r.status, ts: r.ts, error: r.error }));
   }
+}
+
+/**
+ * SQL: the server named by the parameter `node` will be seen alive by the others for `marginMs` more (its lease in
+ * `nodes`), or no other server is alive to take its claims over. A claim (claimOutbox) and an attempt
+ * (markAttempt) are made only then.
+ */
+function seenAliveSql(s: string, node: string, marginMs: string): string {
+  return `(EXISTS (SELECT 1 FROM ${s}.nodes me WHERE me.node = ${node}
+                     AND me.lease_until > clock_timestamp() + ${marginMs} * interval '1 millisecond')
+           OR NOT EXISTS (SELECT 1 FROM ${s}.nodes n WHERE n.node <> ${node} AND n.lease_until > clock_timestamp()))`;
 }
 
 interface OutboxDbRow {

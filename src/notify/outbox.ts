@@ -122,7 +122,7 @@ export class OutboxSender {
             this.o.node,
             this.o.leaseMs ?? 60_000,
             room,
-            this.o.sendMarginMs ?? 2000,
+            this.sendMarginMs,
           );
         } catch (error) {
           this.o.logger.error({ err: error }, 'chat outbox: claim failed');
@@ -153,13 +153,17 @@ export class OutboxSender {
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, intervalMs)));
   }
 
+  /** See OutboxSenderOptions.sendMarginMs. */
+  private get sendMarginMs(): number {
+    return this.o.sendMarginMs ?? 2000;
+  }
+
   /**
    * Records the attempt, if the row is still this claim's and this server will be seen alive for the call. Not:
    * the row is left to whoever takes it (now, or at the next claim) — it is not sent from here.
    */
   private async attempt(row: OutboxRow): Promise<boolean> {
-    const marginMs = this.o.sendMarginMs ?? 2000;
-    if (await this.o.store.markAttempt(row, { node: this.o.node, marginMs })) return true;
+    if (await this.o.store.markAttempt(row, { node: this.o.node, marginMs: this.sendMarginMs })) return true;
     this.o.logger.warn(
       { key: row.key, node: this.o.node },
       "outbox: the claim is no longer this server's (or its lease is running out): not sent from here",
