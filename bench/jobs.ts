@@ -58,6 +58,7 @@ function lateness(arrivals: Report['arrivals'], due: number) {
     p99: pct(s, 99),
     max: s.at(-1)!,
     sent: w.length,
+    sentMin: w[0]!,
     sentP50: pct(w, 50),
     sentP99: pct(w, 99),
     sentMax: w.at(-1)!,

@@ -49,6 +49,19 @@ export interface CallOptions {
   onAnswered?(): void;
 }
 
+/** A call built and signed, not sent yet (ServiceCaller.prepareCall). */
+export interface PreparedCall {
+  readonly service: string;
+  readonly config: ServiceConfig;
+  readonly url: URL;
+  readonly method: string;
+  readonly path: string;
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly options: CallOptions;
+}
+
 export type CallOutcome = 'ok' | 'http-error' | 'timeout' | 'connection' | 'aborted';
 
 export interface ServiceAnswer {
@@ -175,6 +188,20 @@ export class ServiceCaller {
     request: ServiceRequest,
     options: CallOptions | string,
   ): Promise<ServiceAnswer> {
+    return this.send(this.prepareCall(service, request, options));
+  }
+
+  /**
+   * Builds a call — its URL checked, body and headers made, signed for `signAt` (default now) — without sending
+   * it: a burst of due jobs builds its calls before the due second, so that at the second only the sends are left.
+   * Throws ServiceCallError as `call` does.
+   */
+  prepareCall(
+    service: string,
+    request: ServiceRequest,
+    options: CallOptions | string,
+    signAt?: Date,
+  ): PreparedCall {
     const o: CallOptions = typeof options === 'string' ? { idempotencyKey: options } : options;
     const config = this.#o.services[service];
     if (!config) {
@@ -186,11 +213,39 @@ export class ServiceCaller {
     const method = request.method.toUpperCase();
     const body =
       request.body === undefined || method === 'GET' || method === 'HEAD' ? '' : JSON.stringify(request.body);
-    const timeoutMs = o.timeoutMs ?? config.timeoutSeconds * 1000;
-    const release = await this.#limiter.acquire(service, config.concurrency, o.signal);
+    const headers: Record<string, string> = {
+      ...config.headers,
+      ...request.headers,
+      ...(body ? { 'Content-Type': 'application/json' } : {}),
+      'Idempotency-Key': o.idempotencyKey,
+      ...(o.job ? { 'X-Chronops-Job': o.job } : {}),
+      ...(o.run ? { 'X-Chronops-Run': o.run } : {}),
+      ...o.extraHeaders,
+      ...(config.secret ? signatureHeaders(config.secret, body, signAt ?? this.#now()) : {}),
+    };
+    return {
+      service,
+      config,
+      url,
+      method,
+      path: request.path,
+      body,
+      headers,
+      timeoutMs: o.timeoutMs ?? config.timeoutSeconds * 1000,
+      options: o,
+    };
+  }
+
+  /** Sends a call built by `prepareCall` (within the service's limit), audits it, and gives its answer. */
+  async send(call: PreparedCall): Promise<ServiceAnswer> {
+    const { service, config, method, options: o } = call;
+    // A free slot is taken at once: a burst's calls are written as they are sent, not a turn later.
+    const release =
+      this.#limiter.tryAcquire?.(service, config.concurrency) ??
+      (await this.#limiter.acquire(service, config.concurrency, o.signal));
     let answer: ServiceAnswer;
     try {
-      answer = await this.#send(config, url, method, body, request.headers ?? {}, o, timeoutMs, release);
+      answer = await this.#send(call, release);
     } finally {
       release();
     }
@@ -199,7 +254,7 @@ export class ServiceCaller {
     await this.#audit
       ?.submit({
         actor: o.actor ?? 'chronops',
-        target: `${service} ${method} ${request.path}`,
+        target: `${service} ${method} ${call.path}`,
         outcome: answer.outcome === 'http-error' ? `http-${answer.status}` : answer.outcome,
         details: {
           status: answer.status ?? null,
@@ -216,33 +271,15 @@ export class ServiceCaller {
     return answer;
   }
 
-  async #send(
-    config: ServiceConfig,
-    url: URL,
-    method: string,
-    body: string,
-    headers: Record<string, string>,
-    o: CallOptions,
-    timeoutMs: number,
-    release: () => void,
-  ): Promise<ServiceAnswer> {
+  async #send(call: PreparedCall, release: () => void): Promise<ServiceAnswer> {
+    const { config, url, method, body, headers, timeoutMs, options: o } = call;
     const sentAt = this.#now();
-    const all: Record<string, string> = {
-      ...config.headers,
-      ...headers,
-      ...(body ? { 'Content-Type': 'application/json' } : {}),
-      'Idempotency-Key': o.idempotencyKey,
-      ...(o.job ? { 'X-Chronops-Job': o.job } : {}),
-      ...(o.run ? { 'X-Chronops-Run': o.run } : {}),
-      ...o.extraHeaders,
-      ...(config.secret ? signatureHeaders(config.secret, body, sentAt) : {}),
-    };
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     try {
       const response = await this.#http.send(url, {
         method,
-        headers: all,
+        headers,
         body,
         timeoutMs,
         maxSockets: config.concurrency,

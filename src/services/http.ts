@@ -166,7 +166,7 @@ export class HttpSender {
     url: URL,
     o: {
       method: string;
-      headers: Record<string, string>;
+      headers: Readonly<Record<string, string>>;
       body: string;
       timeoutMs: number;
       maxSockets: number;
@@ -228,7 +228,7 @@ export class HttpSender {
           {
             path: url.pathname + url.search,
             method: o.method,
-            headers: o.headers,
+            headers: o.headers as Record<string, string>,
             body: o.body || null,
           },
           handler,

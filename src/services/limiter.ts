@@ -7,6 +7,11 @@ import { whenAborted } from './abort.ts';
 export interface Limiter {
   /** Resolves with a release function once a slot of `service` is free. */
   acquire(service: string, limit: number, signal?: AbortSignal): Promise<() => void>;
+  /**
+   * A slot now if one is free, without waiting (a burst's calls go out in the same turn of the event loop as
+   * they are made); else undefined, and `acquire` waits.
+   */
+  tryAcquire?(service: string, limit: number): (() => void) | undefined;
   /** Calls of this process in flight now. */
   inFlight(service: string): number;
   /** The most calls of this process in flight at once so far (tests, the bench). */
@@ -22,29 +27,37 @@ export class ServiceLimiter implements Limiter {
   readonly #waiting = new Map<string, Array<() => void>>();
   readonly #peak = new Map<string, number>();
 
+  tryAcquire(service: string, limit: number): (() => void) | undefined {
+    const n = this.#inFlight.get(service) ?? 0;
+    if (n >= limit) return undefined;
+    this.#take(service, n);
+    return this.#release(service);
+  }
+
   /** Resolves with a release function once a slot of `service` is free. */
   async acquire(service: string, limit: number, signal?: AbortSignal): Promise<() => void> {
-    const n = this.#inFlight.get(service) ?? 0;
-    if (n < limit) {
-      this.#take(service, n);
-    } else {
-      await new Promise<void>((resolve, reject) => {
-        const queue = this.#waiting.get(service) ?? [];
-        const go = () => {
-          forget?.();
-          resolve();
-        };
-        const forget = signal
-          ? whenAborted(signal, () => {
-              const i = queue.indexOf(go);
-              if (i >= 0) queue.splice(i, 1);
-              reject(signal.reason ?? new Error('aborted'));
-            })
-          : undefined;
-        queue.push(go);
-        this.#waiting.set(service, queue);
-      });
-    }
+    const now = this.tryAcquire(service, limit);
+    if (now) return now;
+    await new Promise<void>((resolve, reject) => {
+      const queue = this.#waiting.get(service) ?? [];
+      const go = () => {
+        forget?.();
+        resolve();
+      };
+      const forget = signal
+        ? whenAborted(signal, () => {
+            const i = queue.indexOf(go);
+            if (i >= 0) queue.splice(i, 1);
+            reject(signal.reason ?? new Error('aborted'));
+          })
+        : undefined;
+      queue.push(go);
+      this.#waiting.set(service, queue);
+    });
+    return this.#release(service);
+  }
+
+  #release(service: string): () => void {
     let released = false;
     return () => {
       if (released) return;

@@ -100,29 +100,40 @@ export class SharedServiceLimiter implements Limiter {
     return s;
   }
 
+  tryAcquire(service: string, limit: number): (() => void) | undefined {
+    if (this.#closed) return undefined;
+    const s = this.#slots(service, limit);
+    const slot = s.free.pop();
+    if (slot === undefined) return undefined;
+    if (s.held.get(slot) === 0) s.held.set(slot, Date.now());
+    return this.#use(service, s, slot);
+  }
+
   async acquire(service: string, limit: number, signal?: AbortSignal): Promise<() => void> {
     if (this.#closed) throw new Error('the service limiter is closed');
+    const now = this.tryAcquire(service, limit);
+    if (now) return now;
     const s = this.#slots(service, limit);
-    let slot = s.free.pop();
-    if (slot !== undefined && s.held.get(slot) === 0) s.held.set(slot, Date.now());
-    if (slot === undefined) {
-      slot = await new Promise<number>((resolve, reject) => {
-        const w: Waiter = { resolve, reject };
-        if (signal) {
-          if (signal.aborted) return reject(signal.reason ?? new Error('aborted'));
-          w.forget = whenAborted(signal, () => {
-            const i = s.waiting.indexOf(w);
-            if (i >= 0) s.waiting.splice(i, 1);
-            reject(signal.reason ?? new Error('aborted'));
-          });
-        }
-        s.waiting.push(w);
-        this.#ask(service, s);
-      });
-    }
+    const slot = await new Promise<number>((resolve, reject) => {
+      const w: Waiter = { resolve, reject };
+      if (signal) {
+        if (signal.aborted) return reject(signal.reason ?? new Error('aborted'));
+        w.forget = whenAborted(signal, () => {
+          const i = s.waiting.indexOf(w);
+          if (i >= 0) s.waiting.splice(i, 1);
+          reject(signal.reason ?? new Error('aborted'));
+        });
+      }
+      s.waiting.push(w);
+      this.#ask(service, s);
+    });
+    return this.#use(service, s, slot);
+  }
+
+  /** A slot in use by a call: the release function gives it to the next caller here, keeps it, or unlocks it. */
+  #use(service: string, s: ServiceSlots, taken: number): () => void {
     s.inUse += 1;
     if (s.inUse > s.peak) s.peak = s.inUse;
-    const taken = slot;
     const takenEpoch = this.#epoch;
     let released = false;
     return () => {

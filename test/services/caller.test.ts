@@ -309,6 +309,46 @@ for (const backend of backends) {
       assert.equal(service.connections - before, 2, 'the burst used them');
     });
 
+    it('prepareCall: built and signed ahead for its second, sent as built; a free slot is taken at once', async () => {
+      // Prepare
+      service.script = () => contract();
+      const due = new Date(Date.now() + 2000);
+      // The burst announced (on PostgreSQL its slots of the shared limit are taken then).
+      await caller.prepare('cms', 2, due);
+
+      // Act
+      const prepared = caller.prepareCall(
+        'cms',
+        { method: 'post', path: '/ahead', body: { n: 1 } },
+        { idempotencyKey: 'ahead-1', job: 'ahead', run: 'ahead-1' },
+        due,
+      );
+      const held = [caller.limiter.tryAcquire?.('cms', 2), caller.limiter.tryAcquire?.('cms', 2)];
+      const full = caller.limiter.tryAcquire?.('cms', 2);
+      for (const release of held) release?.();
+      const answer = await caller.send(prepared);
+
+      // Assess
+      const call = service.calls.at(-1)!;
+      assert.equal(call.path, '/ahead');
+      assert.equal(call.body, '{"n":1}');
+      assert.equal(call.headers['idempotency-key'], 'ahead-1');
+      assert.equal(call.headers['x-chronops-timestamp'], String(Math.floor(due.getTime() / 1000)));
+      assert.equal(call.signed, true, call.signatureProblem ?? 'signed');
+      assert.equal(answer.ok, true);
+      assert.ok(
+        answer.sentAt.getTime() < due.getTime(),
+        'sentAt is when it was sent, not the second it was signed for',
+      );
+      assert.ok(
+        held.every((release) => release !== undefined),
+        'two free slots taken at once',
+      );
+      assert.equal(full, undefined, 'none beyond the concurrency (2)');
+      assert.equal(caller.limiter.inFlight('cms'), 0);
+      assert.throws(() => caller.prepareCall('nope', { method: 'GET', path: '/' }, 'k'), ServiceCallError);
+    });
+
     it('keeps to the service concurrency and refuses unknown services and escaping paths', async () => {
       // Prepare
       service.script = () => ({ ...contract(), delayMs: 50 });

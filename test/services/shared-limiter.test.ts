@@ -73,12 +73,19 @@ describe('the service limit shared by servers on PostgreSQL', () => {
     });
     await new Promise((r) => setTimeout(r, 200));
     const kept = grantedB === 0;
-    const burst = await Promise.all([a.acquire('crm', 3), a.acquire('crm', 3)]);
-    for (const release of burst) release();
+    // The burst takes its reserved slots at once, without a turn of the event loop; a third finds none free.
+    const burst = [a.tryAcquire('crm', 3), a.tryAcquire('crm', 3)];
+    const third = a.tryAcquire('crm', 3);
+    for (const release of burst) release?.();
     const releaseSecond = await second;
 
     // Assess
     assert.ok(kept, 'the reserved slots stay with the server that reserved them until its time');
+    assert.ok(
+      burst.every((release) => release !== undefined),
+      'both reserved slots taken at once',
+    );
+    assert.equal(third, undefined, 'no slot beyond the reserved ones without asking the database');
     assert.ok(grantedB >= until, 'given back after the burst time, they went to the other server');
     assert.equal(a.peak('crm'), 2);
     assert.equal(a.inFlight('crm'), 0);

@@ -22,7 +22,7 @@ import { safeEqual } from '../../gateway/verify.ts';
 import { ConflictError, NotFoundError } from '../../kernel/errors.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import type { Notification } from '../../notify/notification.ts';
-import type { ServiceAnswer, ServiceCaller } from '../../services/caller.ts';
+import type { PreparedCall, ServiceAnswer, ServiceCaller } from '../../services/caller.ts';
 import { resultOf } from '../../services/contract.ts';
 import { signatureHeaders, verifySignature } from '../../services/signature.ts';
 import type {
@@ -281,12 +281,33 @@ export class JobsService {
         spec: claimed.jobs.get(r.job)!.spec,
       })),
     ];
-    // While it waits for the due second, the connections the burst needs are opened.
+    // While it waits for the due second, the connections the burst needs are opened and each sync call is built
+    // and signed (for the due second): at the second only the sends are left.
     const calls = new Map<string, number>();
     for (const w of work) {
       if (w.spec.mode !== 'kafka') calls.set(w.spec.service, (calls.get(w.spec.service) ?? 0) + 1);
     }
     for (const [service, n] of calls) void this.#o.services.prepare(service, n, at);
+    let overOne = () => {};
+    const signAt = new Date(Math.max(at.getTime(), this.#now().getTime()));
+    const burst = work.map((w) => {
+      let counted = false;
+      const over = () => {
+        if (!counted) {
+          counted = true;
+          overOne();
+        }
+      };
+      let call: PreparedCall | undefined;
+      if (w.spec.mode === 'sync') {
+        try {
+          call = this.#callOf(w.run, w.spec, ctx.signal, over, undefined, signAt);
+        } catch {
+          // A call that cannot be made: #execute finds it again and fails the run with the reason.
+        }
+      }
+      return { ...w, over, call };
+    });
     const wait = at.getTime() - this.#now().getTime();
     if (wait > 0) await sleep(wait, ctx.signal);
     // Until every call of the burst is answered, records (run outcomes, audit) wait: their statements (the embedded
@@ -294,24 +315,15 @@ export class JobsService {
     // way — on the embedded database they cost the most (docs/benchmarks.md, "HTTP jobs"). A call that takes long
     // does not hold them for more than a few seconds (WriteHold).
     const resume = [this.store.holdWrites(), this.#o.services.holdAudit()];
-    let open = work.length;
-    const overOne = () => {
+    let open = burst.length;
+    overOne = () => {
       if (--open === 0) {
         for (const r of resume) r();
       }
     };
     if (open === 0) for (const r of resume) r();
     await Promise.all(
-      work.map((w) => {
-        let counted = false;
-        const over = () => {
-          if (!counted) {
-            counted = true;
-            overOne();
-          }
-        };
-        return this.#execute(w.run, w.spec, ctx.signal, over).finally(over);
-      }),
+      burst.map((w) => this.#execute(w.run, w.spec, ctx.signal, w.over, w.call).finally(w.over)),
     );
   }
 
@@ -357,7 +369,13 @@ export class JobsService {
    * Calls the service for one attempt of `run` and records what came of it. `over`: told once the call's answer is
    * in (or the message is handed to Kafka) — the fire's burst holds its records until then.
    */
-  async #execute(run: RunRecord, spec: JobSpec, signal: AbortSignal, over?: () => void): Promise<void> {
+  async #execute(
+    run: RunRecord,
+    spec: JobSpec,
+    signal: AbortSignal,
+    over?: () => void,
+    ready?: PreparedCall,
+  ): Promise<void> {
     let answer: ServiceAnswer;
     let callback: Record<string, string> | undefined;
     if (spec.mode === 'callback' || spec.mode === 'kafka') {
@@ -387,29 +405,7 @@ export class JobsService {
       return;
     }
     try {
-      answer = await this.#o.services.call(
-        spec.service,
-        {
-          method: spec.method,
-          path: spec.path,
-          ...(spec.body === undefined ? {} : { body: spec.body }),
-          headers: spec.headers,
-        },
-        {
-          idempotencyKey: run.id,
-          job: spec.name,
-          run: run.id,
-          ...(spec.timeoutSeconds ? { timeoutMs: spec.timeoutSeconds * 1000 } : {}),
-          ...(callback ? { extraHeaders: callback } : {}),
-          signal,
-          onSent: (at) => {
-            const seconds = Math.max(0, at.getTime() - run.dueAt.getTime()) / 1000;
-            // Observed once the burst's calls are out (a labelled histogram costs ~12 µs a call).
-            this.store.afterHold(() => this.#o.metrics.lateness(spec.name, seconds));
-          },
-          onAnswered: () => over?.(),
-        },
-      );
+      answer = await this.#o.services.send(ready ?? this.#callOf(run, spec, signal, over, callback));
     } catch (error) {
       // The call could not be made (the service is gone from the config, a bad path): no retry helps.
       await this.#finish(spec, run, { status: 'failed', summary: (error as Error).message });
@@ -465,6 +461,41 @@ export class JobsService {
       body: answer.body ?? null,
       attempt,
     });
+  }
+
+  /** The call of one attempt of `run` (signed for `signAt`, default now); throws ServiceCallError. */
+  #callOf(
+    run: RunRecord,
+    spec: JobSpec,
+    signal: AbortSignal,
+    over?: () => void,
+    callback?: Record<string, string>,
+    signAt?: Date,
+  ): PreparedCall {
+    return this.#o.services.prepareCall(
+      spec.service,
+      {
+        method: spec.method,
+        path: spec.path,
+        ...(spec.body === undefined ? {} : { body: spec.body }),
+        headers: spec.headers,
+      },
+      {
+        idempotencyKey: run.id,
+        job: spec.name,
+        run: run.id,
+        ...(spec.timeoutSeconds ? { timeoutMs: spec.timeoutSeconds * 1000 } : {}),
+        ...(callback ? { extraHeaders: callback } : {}),
+        signal,
+        onSent: (at) => {
+          const seconds = Math.max(0, at.getTime() - run.dueAt.getTime()) / 1000;
+          // Observed once the burst's calls are out (a labelled histogram costs ~12 µs a call).
+          this.store.afterHold(() => this.#o.metrics.lateness(spec.name, seconds));
+        },
+        onAnswered: () => over?.(),
+      },
+      signAt,
+    );
   }
 
   async #finish(
