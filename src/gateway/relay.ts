@@ -56,6 +56,12 @@ export interface KafkaRelayOptions {
   takeLeaseAtStart?: boolean;
 }
 
+/**
+ * The relay's statements go ahead of the workers' on the embedded database (their backlog is what was stored, and
+ * its lag has a bound to keep; the workers' can grow without one), after the ingest's writes.
+ */
+const RELAY = { priority: 'medium' } as const;
+
 /** Messages per produce call (see KafkaRelay.produce). */
 const PRODUCE_PART = 100;
 
@@ -202,6 +208,8 @@ export class KafkaRelay {
     const [first] = await this.o.db.query<{ age: number }>(
       `SELECT extract(epoch FROM clock_timestamp() - received_at)::float8 AS age
        FROM ${this.t} WHERE topics IS NOT NULL AND relayed_at IS NULL ORDER BY id LIMIT 1`,
+      [],
+      RELAY,
     );
     this.lagGauge?.set(first ? Math.max(0, first.age) : 0);
     if (!first) {
@@ -231,6 +239,7 @@ export class KafkaRelay {
        WHERE l.holder = $1 OR l.until < clock_timestamp()
        RETURNING holder`,
       [this.o.node, leaseMs],
+      RELAY,
     );
     const held = rows[0]?.holder === this.o.node;
     this.heldUntil = held ? asked + leaseMs : 0;
@@ -250,6 +259,7 @@ export class KafkaRelay {
          AND received_at <= clock_timestamp() - $2 * interval '1 millisecond'
        ORDER BY id LIMIT $1`,
       [this.o.batch ?? 500, this.o.settleMs ?? 0],
+      RELAY,
     );
     if (rows.length === 0) return false;
     // The attempt is recorded before the produce: every delivery up to the batch's last id. What was under the
@@ -261,6 +271,7 @@ export class KafkaRelay {
        WHERE s.id = 1
        RETURNING o.before`,
       [last],
+      RELAY,
     );
     const before = Number(state?.before ?? 0);
     const maybe = new Set(
@@ -286,6 +297,7 @@ export class KafkaRelay {
       `WITH m AS (${markSql(this.o.schema)})
        UPDATE ${this.t} SET relayed_at = clock_timestamp() WHERE key = ANY($2::text[])`,
       [marksJson(offsets), keys],
+      RELAY,
     );
     for (const m of messages) this.relayed?.inc({ topic: m.topic });
     if (found > 0) {
@@ -325,6 +337,7 @@ export class KafkaRelay {
     const marks = await this.o.db.query<{ topic: string; partition: number; from_offset: number | string }>(
       `SELECT topic, partition, from_offset FROM ${this.o.schema}.gateway_relay_marks WHERE topic = ANY($1::text[])`,
       [topics],
+      RELAY,
     );
     const from = new Map(marks.map((m) => [`${m.topic}\u0000${m.partition}`, BigInt(m.from_offset)]));
     const counts = await this.o.kafka.partitions(topics);
@@ -348,7 +361,7 @@ export class KafkaRelay {
   /** Moves marks forward (never back) to offsets at or before anything produced later. */
   private async mark(offsets: ProducedOffsets): Promise<void> {
     if (offsets.length === 0) return;
-    await this.o.db.query(markSql(this.o.schema), [marksJson(offsets)]);
+    await this.o.db.query(markSql(this.o.schema), [marksJson(offsets)], RELAY);
   }
 }
 

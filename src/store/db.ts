@@ -38,6 +38,9 @@ export interface QueryOptions {
    * 'high': the webhook ingest's write, which a sender waits on for its 200. On the embedded database it goes
    * ahead of the other statements waiting for the database thread; on a PostgreSQL server it has connections
    * of its own.
+   * 'medium': work whose backlog is bounded and whose lag is watched (the Kafka relay: what was stored): on the
+   * embedded database it goes after the ingest's writes and ahead of the rest (the workers' statements, whose
+   * backlog can grow without bound); on a PostgreSQL server it is an ordinary statement.
    */
-  priority?: 'high';
+  priority?: 'high' | 'medium';
 }

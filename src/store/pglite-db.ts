@@ -216,6 +216,7 @@ export class PgliteDb implements Db {
       sql,
       params: params as unknown[],
       ...(options?.priority === 'high' ? { high: true } : {}),
+      ...(options?.priority === 'medium' ? { medium: true } : {}),
     });
   }
 

@@ -55,7 +55,7 @@ export function liftoffOnly(): void {
 }
 
 export type Request =
-  | { id: number; op: 'query'; sql: string; params: unknown[]; high?: boolean; tx?: number }
+  | { id: number; op: 'query'; sql: string; params: unknown[]; high?: boolean; medium?: boolean; tx?: number }
   | { id: number; op: 'exec'; sql: string; tx?: number }
   | { id: number; op: 'copy'; sql: string; csv: string }
   | { id: number; op: 'begin' }
@@ -162,6 +162,8 @@ async function main(): Promise<void> {
   /** At most this many statements share one commit (the ingest waits at most for one group). */
   const MAX_GROUP = 32;
   const high: Request[] = [];
+  /** The relay's statements: after the ingest's, ahead of the workers' (see QueryOptions.priority). */
+  const medium: Request[] = [];
   const normal: Request[] = [];
   interface OpenTx {
     id: number;
@@ -188,6 +190,7 @@ async function main(): Promise<void> {
       return;
     }
     if ((request.op === 'query' && request.high) || request.op === 'copy') high.push(request);
+    else if (request.op === 'query' && request.medium) medium.push(request);
     else normal.push(request);
     wake?.();
   });
@@ -286,7 +289,7 @@ async function main(): Promise<void> {
         for (const request of group) {
           if (values.length > 0) {
             await new Promise<void>((resolve) => setImmediate(resolve));
-            if (high.length > 0) break;
+            if (high.length > 0 || medium.length > 0) break;
           }
           values.push(await run(tx, request));
         }
@@ -305,7 +308,7 @@ async function main(): Promise<void> {
     // it the messages that arrived meanwhile (an ingest write among them) would not be queued before the next
     // statement is picked.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const request = high.shift() ?? normal.shift();
+    const request = high.shift() ?? medium.shift() ?? normal.shift();
     if (!request) {
       await new Promise<void>((resolve) => {
         wake = resolve;
@@ -346,6 +349,10 @@ async function main(): Promise<void> {
         });
         return;
       case 'query': {
+        if (request.medium || request.high) {
+          await answer(request, () => run(pg, request));
+          break;
+        }
         // The statements waiting right behind it share its commit (see "Shared commits" above).
         const group: Request[] = [request];
         while (group.length < MAX_GROUP && normal[0]?.op === 'query') group.push(normal.shift()!);

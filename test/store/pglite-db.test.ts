@@ -1,6 +1,6 @@
 // The embedded database in its own thread: commits flushed to disk (fsync on by default, a real fsync(2) per
-// commit), the ingest's writes ahead of the statements waiting, transactions alone and rolled back on error,
-// PostgreSQL's error codes kept across the thread, a data directory created in a child process.
+// commit), the ingest's writes ahead of the statements waiting (the relay's next), transactions alone and rolled
+// back on error, PostgreSQL's error codes kept across the thread, a data directory created in a child process.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,6 +57,21 @@ describe('PgliteDb (a data directory, its own thread)', () => {
     await Promise.all([...slow, high]);
     // At most the statement already running when it arrived goes before it.
     assert.ok(order.indexOf('high') <= 1, `the ingest write waited: ${order.join(', ')}`);
+  });
+
+  it('runs the relay’s statements (medium) after the ingest’s writes and ahead of the others waiting', async () => {
+    const order: string[] = [];
+    const slow = Array.from({ length: 10 }, (_, i) =>
+      db.query('SELECT pg_sleep(0.02)').then(() => order.push(`slow${i}`)),
+    );
+    const medium = db.query('SELECT 1', [], { priority: 'medium' }).then(() => order.push('medium'));
+    const high = db
+      .query(`INSERT INTO t VALUES ('h2', 0)`, [], { priority: 'high' })
+      .then(() => order.push('high'));
+    await Promise.all([...slow, medium, high]);
+    // At most the statement already running when they arrived goes before them, and the ingest's write first.
+    assert.ok(order.indexOf('medium') <= 2, `the relay's statement waited: ${order.join(', ')}`);
+    assert.ok(order.indexOf('high') < order.indexOf('medium'), `the ingest went second: ${order.join(', ')}`);
   });
 
   it('lets statements waiting together share one commit; a failing one fails alone', async () => {
