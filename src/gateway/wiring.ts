@@ -106,7 +106,7 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
   // The relay's statements go ahead of the workers' in the embedded database's queue and after the ingest's writes
   // (priority 'medium'): before each batch it waits until no delivery waits to be stored, not for a gap in the
   // deliveries as the workers do — at 333/s the gap came before every batch, and the relay caught up with a
-  // 30-s storm's backlog 16 s after it instead of ~3 s (docs/benchmarks.md).
+  // 30-s storm's backlog 16–17 s after it instead of 1 s (docs/benchmarks.md).
   const yieldToIngestOnly = async () => {
     await new Promise((resolve) => setImmediate(resolve));
     await accepts.idle();
