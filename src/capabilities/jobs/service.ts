@@ -290,6 +290,17 @@ export class JobsService {
     for (const [service, n] of calls) void this.#o.services.prepare(service, n, at);
     let overOne = () => {};
     const signAt = new Date(Math.max(at.getTime(), this.#now().getTime()));
+    // The callbacks of the burst's callback and kafka runs (tokens, deadlines, their timers) in two statements
+    // now, not two per run at the second. If that fails, each run makes its own when it is sent.
+    let ahead = new Map<string, Record<string, string>>();
+    const long = work.filter((w) => w.spec.mode === 'callback' || w.spec.mode === 'kafka');
+    if (long.length > 0) {
+      try {
+        ahead = await this.#callbacks(long, signAt);
+      } catch (error) {
+        this.#o.logger.warn({ err: error }, 'jobs: could not make the callbacks of a burst ahead');
+      }
+    }
     const burst = work.map((w) => {
       let counted = false;
       const over = () => {
@@ -298,15 +309,16 @@ export class JobsService {
           overOne();
         }
       };
+      const callback = ahead.get(w.run.id);
       let call: PreparedCall | undefined;
-      if (w.spec.mode === 'sync') {
+      if (w.spec.mode === 'sync' || (w.spec.mode === 'callback' && callback)) {
         try {
-          call = this.#callOf(w.run, w.spec, ctx.signal, over, undefined, signAt);
+          call = this.#callOf(w.run, w.spec, ctx.signal, over, callback, signAt);
         } catch {
           // A call that cannot be made: #execute finds it again and fails the run with the reason.
         }
       }
-      return { ...w, over, call };
+      return { ...w, over, call, callback };
     });
     const wait = at.getTime() - this.#now().getTime();
     if (wait > 0) await sleep(wait, ctx.signal);
@@ -323,7 +335,7 @@ export class JobsService {
     };
     if (open === 0) for (const r of resume) r();
     await Promise.all(
-      burst.map((w) => this.#execute(w.run, w.spec, ctx.signal, w.over, w.call).finally(w.over)),
+      burst.map((w) => this.#execute(w.run, w.spec, ctx.signal, w.over, w.call, w.callback).finally(w.over)),
     );
   }
 
@@ -375,30 +387,12 @@ export class JobsService {
     signal: AbortSignal,
     over?: () => void,
     ready?: PreparedCall,
+    ahead?: Record<string, string>,
   ): Promise<void> {
     let answer: ServiceAnswer;
-    let callback: Record<string, string> | undefined;
-    if (spec.mode === 'callback' || spec.mode === 'kafka') {
-      // A one-run token, stored (hashed) before the call: the service may answer by callback at once.
-      const token = randomBytes(24).toString('base64url');
-      // The deadline is the run's, not the attempt's: a retry (Kafka down) does not move it.
-      const deadline = run.deadlineAt ?? new Date(this.#now().getTime() + spec.deadlineSeconds * 1000);
-      await this.store.setCallback(run.id, hashToken(token), deadline);
-      await this.#o.timers.schedule([
-        {
-          kind: DEADLINE_KIND,
-          key: run.id,
-          dueAt: deadline,
-          payload: { run: run.id },
-          dedupe: `deadline:${run.id}:${run.attempt}`,
-        },
-      ]);
-      const base = this.#o.callbackBase?.() ?? '';
-      callback = {
-        'X-Chronops-Callback': `${base}/jobs/runs/${run.id}/result`,
-        'X-Chronops-Callback-Token': token,
-        'X-Chronops-Deadline': deadline.toISOString(),
-      };
+    let callback = ahead;
+    if (!callback && (spec.mode === 'callback' || spec.mode === 'kafka')) {
+      callback = (await this.#callbacks([{ run, spec }], this.#now())).get(run.id);
     }
     if (spec.mode === 'kafka') {
       await this.#produce(run, spec, callback!, over);
@@ -461,6 +455,46 @@ export class JobsService {
       body: answer.body ?? null,
       attempt,
     });
+  }
+
+  /**
+   * The callback of one attempt of each callback or kafka run — a one-run token, stored (hashed) before the call
+   * (the service may answer by callback at once), and the run's deadline (from `from`) with its timer — as the
+   * headers the call carries. A fire's burst makes them for all its runs in two statements before its second.
+   */
+  async #callbacks(
+    items: Array<{ run: RunRecord; spec: JobSpec }>,
+    from: Date,
+  ): Promise<Map<string, Record<string, string>>> {
+    const made = items.map(({ run, spec }) => ({
+      run,
+      token: randomBytes(24).toString('base64url'),
+      // The deadline is the run's, not the attempt's: a retry (Kafka down) does not move it.
+      deadline: run.deadlineAt ?? new Date(from.getTime() + spec.deadlineSeconds * 1000),
+    }));
+    await this.store.setCallbacks(
+      made.map((m) => ({ id: m.run.id, tokenHash: hashToken(m.token), deadline: m.deadline })),
+    );
+    await this.#o.timers.schedule(
+      made.map((m) => ({
+        kind: DEADLINE_KIND,
+        key: m.run.id,
+        dueAt: m.deadline,
+        payload: { run: m.run.id },
+        dedupe: `deadline:${m.run.id}:${m.run.attempt}`,
+      })),
+    );
+    const base = this.#o.callbackBase?.() ?? '';
+    return new Map(
+      made.map((m) => [
+        m.run.id,
+        {
+          'X-Chronops-Callback': `${base}/jobs/runs/${m.run.id}/result`,
+          'X-Chronops-Callback-Token': m.token,
+          'X-Chronops-Deadline': m.deadline.toISOString(),
+        },
+      ]),
+    );
   }
 
   /** The call of one attempt of `run` (signed for `signAt`, default now); throws ServiceCallError. */

@@ -398,12 +398,19 @@ export class JobsStore {
   }
 
   /** Callback mode: the run's one-run token (hashed) and its deadline, before the call. */
-  async setCallback(id: string, tokenHash: string, deadline: Date): Promise<void> {
-    await this.db.query(`UPDATE ${this.s}.job_runs SET token_hash = $2, deadline_at = $3 WHERE id = $1`, [
-      id,
-      tokenHash,
-      deadline,
-    ]);
+  /** Each run's callback token (hashed) and deadline, in one statement (a fire's burst sets them all at once). */
+  async setCallbacks(items: Array<{ id: string; tokenHash: string; deadline: Date }>): Promise<void> {
+    if (items.length === 0) return;
+    await this.db.query(
+      `UPDATE ${this.s}.job_runs r SET token_hash = x.token_hash, deadline_at = x.deadline_at
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, token_hash text, deadline_at timestamptz)
+       WHERE r.id = x.id`,
+      [
+        JSON.stringify(
+          items.map((i) => ({ id: i.id, token_hash: i.tokenHash, deadline_at: i.deadline.toISOString() })),
+        ),
+      ],
+    );
   }
 
   async tokenHash(id: string): Promise<string | null> {

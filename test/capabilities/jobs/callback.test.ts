@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../../../src/kernel/config.ts';
 import { signatureHeaders } from '../../../src/services/signature.ts';
-import { backends, eventually, type Running, runChronops } from '../../support/harness.ts';
+import { backends, eventually, isoIn, type Running, runChronops } from '../../support/harness.ts';
 import { JobService } from '../../support/job-service.ts';
 
 const SECRET = 'long-job-service-secret';
@@ -68,6 +68,14 @@ for (const backend of backends) {
               mode: 'callback',
             },
             {
+              name: 'nightly-export',
+              service: 'reports',
+              path: '/reports/export',
+              at: isoIn(3000),
+              mode: 'callback',
+              deadlineSeconds: 600,
+            },
+            {
               name: 'short-deadline',
               service: 'reports',
               path: '/reports/quick',
@@ -124,6 +132,34 @@ for (const backend of backends) {
       assert.equal(done.status, 'partial');
       assert.deepEqual(done.tenants.failed, ['t9']);
       assert.equal(done.progress, 0.4, 'the forged progress did not land');
+    });
+
+    it('a scheduled callback run: its token and deadline made before its second, the deadline from the due time', async () => {
+      // Prepare: nightly-export is due 3 s after the start.
+      const call = await eventually(
+        async () => service.calls.find((c) => c.headers['x-chronops-job'] === 'nightly-export'),
+        15_000,
+        'the scheduled call',
+      );
+      const id = call.headers['x-chronops-run']!;
+      const due = (await api(`/runs/${id}`)).run.dueAt as string;
+
+      // Act
+      const result = await callBack(call, {
+        contents: { failTenants: [], failCount: 0, successTenants: ['t1'] },
+      });
+      const done = (await api(`/runs/${id}`)).run;
+
+      // Assess
+      assert.equal(call.signed, true, call.signatureProblem ?? '');
+      assert.equal(call.headers['x-chronops-timestamp'], String(Math.floor(Date.parse(due) / 1000)));
+      assert.equal(
+        call.headers['x-chronops-deadline'],
+        new Date(Date.parse(due) + 600_000).toISOString(),
+        'the deadline is 600 s from the due second, not from when the call was written',
+      );
+      assert.equal(result.status, 200);
+      assert.equal(done.status, 'success');
     });
 
     it('fails a run whose result did not come by its deadline, and refuses the callback after it', async () => {
