@@ -60,6 +60,8 @@ export interface PreparedCall {
   readonly headers: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   readonly options: CallOptions;
+  /** Signed for this time; a call that waited for its slot is signed again when it goes. */
+  readonly signedAt: Date;
 }
 
 export type CallOutcome = 'ok' | 'http-error' | 'timeout' | 'connection' | 'aborted';
@@ -221,8 +223,9 @@ export class ServiceCaller {
       ...(o.job ? { 'X-Chronops-Job': o.job } : {}),
       ...(o.run ? { 'X-Chronops-Run': o.run } : {}),
       ...o.extraHeaders,
-      ...(config.secret ? signatureHeaders(config.secret, body, signAt ?? this.#now()) : {}),
     };
+    const signedAt = signAt ?? this.#now();
+    if (config.secret) Object.assign(headers, signatureHeaders(config.secret, body, signedAt));
     return {
       service,
       config,
@@ -233,16 +236,29 @@ export class ServiceCaller {
       headers,
       timeoutMs: o.timeoutMs ?? config.timeoutSeconds * 1000,
       options: o,
+      signedAt,
     };
   }
 
   /** Sends a call built by `prepareCall` (within the service's limit), audits it, and gives its answer. */
-  async send(call: PreparedCall): Promise<ServiceAnswer> {
-    const { service, config, method, options: o } = call;
+  async send(prepared: PreparedCall): Promise<ServiceAnswer> {
+    const { service, config, method, options: o } = prepared;
     // A free slot is taken at once: a burst's calls are written as they are sent, not a turn later.
-    const release =
-      this.#limiter.tryAcquire?.(service, config.concurrency) ??
-      (await this.#limiter.acquire(service, config.concurrency, o.signal));
+    let call = prepared;
+    let release = this.#limiter.tryAcquire?.(service, config.concurrency);
+    if (!release) {
+      release = await this.#limiter.acquire(service, config.concurrency, o.signal);
+      // It waited for its slot (behind slow answers, possibly for minutes): signed again, for now, so that the
+      // service's tolerance (5 minutes by default) counts from when it is sent.
+      if (config.secret) {
+        const now = this.#now();
+        call = {
+          ...prepared,
+          signedAt: now,
+          headers: { ...prepared.headers, ...signatureHeaders(config.secret, prepared.body, now) },
+        };
+      }
+    }
     let answer: ServiceAnswer;
     try {
       answer = await this.#send(call, release);

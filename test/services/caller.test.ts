@@ -349,6 +349,37 @@ for (const backend of backends) {
       assert.throws(() => caller.prepareCall('nope', { method: 'GET', path: '/' }, 'k'), ServiceCallError);
     });
 
+    it('a prepared call that waits for its slot is signed again when it goes (the old second would be refused)', async () => {
+      // Prepare: both slots of the concurrency (2) taken; a call signed for a second 10 minutes ago.
+      service.script = () => contract();
+      await caller.prepare('cms', 2, new Date(Date.now() + 2000));
+      const held = [caller.limiter.tryAcquire?.('cms', 2), caller.limiter.tryAcquire?.('cms', 2)];
+      const prepared = caller.prepareCall(
+        'cms',
+        { method: 'POST', path: '/waited' },
+        'waited-1',
+        new Date(Date.now() - 600_000),
+      );
+
+      // Act
+      const answering = caller.send(prepared);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const sentWhileFull = service.calls.some((c) => c.path === '/waited');
+      for (const release of held) release?.();
+      const answer = await answering;
+
+      // Assess
+      const call = service.calls.at(-1)!;
+      assert.equal(sentWhileFull, false, 'it waited for a slot');
+      assert.equal(call.path, '/waited');
+      assert.equal(call.signed, true, call.signatureProblem ?? 'signed');
+      assert.ok(
+        Math.abs(Number(call.headers['x-chronops-timestamp']) - Date.now() / 1000) < 5,
+        'signed for when it went',
+      );
+      assert.equal(answer.ok, true);
+    });
+
     it('keeps to the service concurrency and refuses unknown services and escaping paths', async () => {
       // Prepare
       service.script = () => ({ ...contract(), delayMs: 50 });
