@@ -307,8 +307,9 @@ for (const backend of backends) {
       await node!.timers.schedule([{ kind: 'test.ping', key: 'b', dueAt: inMs(200), dedupe: 'moved' }], {
         replace: true,
       });
+      // Run, and recorded done (the record follows the run function's end: a turn later under load).
       await eventually(
-        async () => ran.includes('moved') && ran.includes('after'),
+        async () => ran.includes('moved') && ran.includes('after') && idle(node!),
         5000,
         'the moved row and the one after the cancelled row run',
       );
