@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { SlackTransport } from '../../src/chat/channels/slack/transport.ts';
 import { ChatStore } from '../../src/chat/chat-store.ts';
+import { InboxStore } from '../../src/gateway/inbox-store.ts';
 import { migrationModules } from '../../src/hosts/modules.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
 import { OutboxSender } from '../../src/notify/outbox.ts';
@@ -157,6 +158,71 @@ for (const backend of backends) {
       // Assess
       assert.equal(fake.posted('C1SLOW').length, 1, 'posted once');
       assert.equal(fake.callsOf('chat.postMessage').length, 1);
+    });
+  });
+}
+
+for (const backend of backends) {
+  describe(`the outbox claim: each channel's first ready message (${backend.name})`, () => {
+    it('skips a message held behind a command still being handled, takes one per channel, in order', async () => {
+      // Prepare
+      const { db, schema, drop } = await backend.open();
+      try {
+        await migrate(db, schema, migrationModules);
+        const store = new ChatStore(db, schema);
+        await db.query(
+          `INSERT INTO ${schema}.nodes (node, lease_until) VALUES ('server-a', clock_timestamp() + interval '1 hour')`,
+        );
+        // A command still waiting to be handled: an answer held behind it is not ready.
+        await new InboxStore(db, schema).accept([
+          {
+            key: 'slack:event:Ev-running',
+            source: 'slack',
+            kind: 'slack',
+            type: 'event_callback',
+            subtype: 'app_mention',
+            body: '{}',
+            retryNum: null,
+            partitionKey: null,
+            topics: null,
+          },
+        ]);
+        const put = (key: string, channel: string, status: string, afterKey: string | null = null) =>
+          db.query(
+            `INSERT INTO ${schema}.chat_outbox (key, platform, op, role, channel, text, status, after_key)
+             VALUES ($1, 'slack', 'post', 'reply', $2, $1, $3, $4)`,
+            [key, channel, status, afterKey],
+          );
+        await put('a1-held', 'CA', 'held', 'slack:event:Ev-running');
+        await put('a2', 'CA', 'pending');
+        await put('a3', 'CA', 'pending');
+        await put('b1', 'CB', 'pending');
+        await put('b2', 'CB', 'pending');
+        await put('c1-held-done', 'CC', 'held', 'slack:event:Ev-handled-long-ago');
+        await put('c2', 'CC', 'pending');
+        await put('d1-posted', 'CD', 'posted');
+
+        // Act
+        const first = await store.claimOutbox('server-a', 60_000, 10);
+        const again = await store.claimOutbox('server-a', 60_000, 10);
+        const limited = await (async () => {
+          await db.query(
+            `UPDATE ${schema}.chat_outbox SET locked_by = NULL, locked_until = NULL, claim = NULL`,
+          );
+          return store.claimOutbox('server-a', 60_000, 2);
+        })();
+
+        // Assess
+        assert.deepEqual(first.map((r) => r.key).sort(), ['a2', 'b1', 'c1-held-done']);
+        assert.deepEqual(again, [], 'the heads are claimed: nothing else of their channels goes meanwhile');
+        assert.deepEqual(
+          limited.map((r) => r.key),
+          ['a2', 'b1'],
+          'within the limit, the oldest first (by their order in the outbox)',
+        );
+      } finally {
+        await drop();
+      }
     });
   });
 }
