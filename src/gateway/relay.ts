@@ -62,6 +62,9 @@ export interface KafkaRelayOptions {
  */
 const RELAY = { priority: 'medium' } as const;
 
+/** How long the relay lets deliveries gather after a batch that was far from full. */
+const GATHER_MS = 20;
+
 /** Messages per produce call (see KafkaRelay.produce). */
 const PRODUCE_PART = 100;
 
@@ -168,10 +171,10 @@ export class KafkaRelay {
       this.o.logger.error({ err: error }, 'relay: could not measure'),
     );
     while (!this.stopped) {
-      let worked = false;
+      let relayed = 0;
       try {
         await this.o.yieldTo?.();
-        if (await this.lease(leaseMs)) worked = await this.once();
+        if (await this.lease(leaseMs)) relayed = await this.once();
         else await this.signal.wait(Math.min(pollMs * 5, leaseMs / 2));
         this.failuresInARow = 0;
       } catch (error) {
@@ -188,8 +191,12 @@ export class KafkaRelay {
         await sleep(jittered, () => this.stopped);
         continue;
       }
-      await this.measure(!worked).catch(() => {});
-      if (!worked && !this.stopped) await this.signal.wait(pollMs);
+      await this.measure(relayed === 0).catch(() => {});
+      if (relayed === 0 && !this.stopped) await this.signal.wait(pollMs);
+      // Caught up (a batch far from full): let the next deliveries gather for a moment rather than relay them one
+      // or two at a time — at a steady 333/s that made four times the statements (and flushes) per message. A
+      // backlog (full batches) is relayed without a pause.
+      else if (relayed < this.batchSize / 2 && !this.stopped) await sleep(GATHER_MS, () => this.stopped);
     }
   }
 
@@ -247,21 +254,25 @@ export class KafkaRelay {
   }
 
   /**
-   * Relays one batch; false when there was nothing to relay. Throws when Kafka failed. Writes per batch: the
+   * Relays one batch; how many deliveries it held (0: nothing to relay). Throws when Kafka failed. Writes per batch: the
    * attempt's watermark (one row, committed before anything is produced), then the offsets and the relayed mark
    * in one statement after Kafka's acknowledgement.
    */
-  private async once(): Promise<boolean> {
+  private get batchSize(): number {
+    return this.o.batch ?? 500;
+  }
+
+  private async once(): Promise<number> {
     const rows = await this.o.db.query<RelayRow>(
       `SELECT id, key, source, kind, type, subtype, body, partition_key, topics, received_at, relay_attempts
        FROM ${this.t}
        WHERE topics IS NOT NULL AND relayed_at IS NULL
          AND received_at <= clock_timestamp() - $2 * interval '1 millisecond'
        ORDER BY id LIMIT $1`,
-      [this.o.batch ?? 500, this.o.settleMs ?? 0],
+      [this.batchSize, this.o.settleMs ?? 0],
       RELAY,
     );
-    if (rows.length === 0) return false;
+    if (rows.length === 0) return 0;
     // The attempt is recorded before the produce: every delivery up to the batch's last id. What was under the
     // watermark before (an attempt whose outcome is unknown), or marked by an earlier relay, may be in Kafka.
     const last = rows.reduce((m, r) => Math.max(m, Number(r.id)), 0);
@@ -307,7 +318,7 @@ export class KafkaRelay {
         'relay: messages of an unfinished attempt were in Kafka already; not sent again',
       );
     }
-    return true;
+    return rows.length;
   }
 
   /**
