@@ -281,8 +281,9 @@ export class JobsService {
         spec: claimed.jobs.get(r.job)!.spec,
       })),
     ];
-    // While it waits for the due second, the connections the burst needs are opened and each sync call is built
-    // and signed (for the due second): at the second only the sends are left.
+    // While it waits for the due second, the connections the burst needs are opened, the callback and kafka runs
+    // get their callbacks, and each sync or callback call is built and signed (for the due second): at the second
+    // only the sends are left.
     const calls = new Map<string, number>();
     for (const w of work) {
       if (w.spec.mode !== 'kafka') calls.set(w.spec.service, (calls.get(w.spec.service) ?? 0) + 1);
