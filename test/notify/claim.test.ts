@@ -14,7 +14,7 @@ import type { Db } from '../../src/store/db.ts';
 import { migrate } from '../../src/store/migrations.ts';
 import { FakeSlack } from '../support/fake-slack.ts';
 import { backends, eventually } from '../support/harness.ts';
-import { BOT_TOKEN } from '../support/slack.ts';
+import { BOT_TOKEN, mentionDelivery } from '../support/slack.ts';
 
 const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const PACE_MS = 1500;
@@ -174,19 +174,7 @@ for (const backend of backends) {
           `INSERT INTO ${schema}.nodes (node, lease_until) VALUES ('server-a', clock_timestamp() + interval '1 hour')`,
         );
         // A command still waiting to be handled: an answer held behind it is not ready.
-        await new InboxStore(db, schema).accept([
-          {
-            key: 'slack:event:Ev-running',
-            source: 'slack',
-            kind: 'slack',
-            type: 'event_callback',
-            subtype: 'app_mention',
-            body: '{}',
-            retryNum: null,
-            partitionKey: null,
-            topics: null,
-          },
-        ]);
+        await new InboxStore(db, schema).accept([mentionDelivery('slack:event:Ev-running')]);
         const put = (key: string, channel: string, status: string, afterKey: string | null = null) =>
           db.query(
             `INSERT INTO ${schema}.chat_outbox (key, platform, op, role, channel, text, status, after_key)

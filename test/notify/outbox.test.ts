@@ -13,7 +13,7 @@ import type { PgliteDb } from '../../src/store/pglite-db.ts';
 import { FakeSlack } from '../support/fake-slack.ts';
 import { eventually } from '../support/harness.ts';
 import { memoryPglite } from '../support/pglite.ts';
-import { BOT_TOKEN } from '../support/slack.ts';
+import { BOT_TOKEN, mentionDelivery } from '../support/slack.ts';
 
 const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -190,19 +190,7 @@ describe('OutboxSender with the Slack transport', () => {
   it("holds a window's progress until the command's own answers are queued, then posts them after", async () => {
     // Prepare: the command is still being handled when its window reports progress.
     const inboxStore = new InboxStore(store.db, 'chronops');
-    await inboxStore.accept([
-      {
-        key: 'slack:event:EvHOLD',
-        source: 'slack',
-        kind: 'slack',
-        type: 'event_callback',
-        subtype: 'app_mention',
-        body: '{}',
-        retryNum: null,
-        partitionKey: null,
-        topics: null,
-      },
-    ]);
+    await inboxStore.accept([mentionDelivery('slack:event:EvHOLD')]);
     const [inbox] = await inboxStore.claim('test', 60_000, ['slack'], 10);
     await store.enqueue([
       message('C1HOLD', 'progress: done', { role: 'progress', afterKey: 'slack:event:EvHOLD' }),

@@ -2,6 +2,7 @@
 // the product's one HMAC implementation, and a config that turns Slack on against a FakeSlack.
 
 import { signSlackRequest } from '../../src/chat/channels/slack/signature.ts';
+import type { InboxItem } from '../../src/gateway/inbox-store.ts';
 import { type Config, parseConfig } from '../../src/kernel/config.ts';
 import type { FakeSlack } from './fake-slack.ts';
 
@@ -14,6 +15,21 @@ export const ALERT = [
   '2. (12377) 아이폰 18 Pro 사전예약 - 오후 6시 오픈 (조회수 9,876)',
   '3. (12401) 콘서트 티켓 — 2099-11-24 20:00 오픈',
 ].join('\n');
+
+/** A Slack mention as the gateway stores it in the inbox (pending: a command not handled yet). */
+export function mentionDelivery(key: string): InboxItem {
+  return {
+    key,
+    source: 'slack',
+    kind: 'slack',
+    type: 'event_callback',
+    subtype: 'app_mention',
+    body: '{}',
+    retryNum: null,
+    partitionKey: null,
+    topics: null,
+  };
+}
 
 /** The environment that turns Slack on, pointed at the fake. */
 export function slackEnv(fake: FakeSlack): Record<string, string> {
