@@ -22,6 +22,7 @@ import type { Db } from '../src/store/db.ts';
 import { migrate } from '../src/store/migrations.ts';
 import { PgliteDb } from '../src/store/pglite-db.ts';
 import { PostgresDb } from '../src/store/postgres-db.ts';
+import { mentionDelivery } from '../test/support/slack.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 40_000);
 const ON_POSTGRES = process.env.BENCH_DATABASE === 'postgres';
@@ -36,17 +37,14 @@ try {
   for (let k = 0; k < ROWS; ) {
     const n = Math.min(500, ROWS - k);
     await inbox.accept(
-      Array.from({ length: n }, (_, i) => ({
-        key: `slack:event:Ev${k + i}`,
-        source: (k + i) % 2 === 0 ? 'slack' : 'jandi',
-        kind: 'slack',
-        type: 'event_callback',
-        subtype: 'app_mention',
-        body,
-        retryNum: null,
-        partitionKey: 'T0:C0',
-        topics: ['slack-all'],
-      })),
+      Array.from({ length: n }, (_, i) =>
+        mentionDelivery(`slack:event:Ev${k + i}`, {
+          source: (k + i) % 2 === 0 ? 'slack' : 'jandi',
+          body,
+          partitionKey: 'T0:C0',
+          topics: ['slack-all'],
+        }),
+      ),
     );
     k += n;
   }

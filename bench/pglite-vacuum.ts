@@ -8,10 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type InboxItem, InboxStore } from '../src/gateway/inbox-store.ts';
+import { InboxStore } from '../src/gateway/inbox-store.ts';
 import { migrationModules } from '../src/hosts/modules.ts';
 import { migrate } from '../src/store/migrations.ts';
 import { PgliteDb } from '../src/store/pglite-db.ts';
+import { mentionDelivery } from '../test/support/slack.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const dir = mkdtempSync(join(tmpdir(), 'chronops-bench-vacuum-'));
@@ -20,17 +21,7 @@ try {
   await migrate(db, 'chronops', migrationModules);
   const inbox = new InboxStore(db, 'chronops');
   const body = JSON.stringify({ type: 'event_callback', event: { text: 'x'.repeat(900) } });
-  const item = (key: string): InboxItem => ({
-    key,
-    source: 'slack',
-    kind: 'slack',
-    type: 'event_callback',
-    subtype: 'app_mention',
-    body,
-    retryNum: null,
-    partitionKey: 'T0:C0',
-    topics: ['slack-all'],
-  });
+  const item = (key: string) => mentionDelivery(key, { body, partitionKey: 'T0:C0', topics: ['slack-all'] });
   const sizeMb = () => Number(execFileSync('du', ['-sm', dir]).toString().split('\t')[0]);
   const look = async () => {
     const started = performance.now();

@@ -253,15 +253,15 @@ export class KafkaRelay {
     return held;
   }
 
-  /**
-   * Relays one batch; how many deliveries it held (0: nothing to relay). Throws when Kafka failed. Writes per batch: the
-   * attempt's watermark (one row, committed before anything is produced), then the offsets and the relayed mark
-   * in one statement after Kafka's acknowledgement.
-   */
   private get batchSize(): number {
     return this.o.batch ?? 500;
   }
 
+  /**
+   * Relays one batch; how many deliveries it held (0: nothing to relay). Throws when Kafka failed. Writes per
+   * batch: the attempt's watermark (one row, committed before anything is produced), then the offsets and the
+   * relayed mark in one statement after Kafka's acknowledgement.
+   */
   private async once(): Promise<number> {
     const rows = await this.o.db.query<RelayRow>(
       `SELECT id, key, source, kind, type, subtype, body, partition_key, topics, received_at, relay_attempts

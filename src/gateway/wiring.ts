@@ -90,11 +90,17 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
     { maxBatch: 500, gather: 'io', gatherTurns: 4 },
   );
   let lastStored = 0;
-  const yieldToIngest = async () => {
-    // A turn of the event loop first: on the embedded database, queries answer within one chain of promise
-    // callbacks, and a worker draining a backlog would otherwise keep I/O waiting until it is done.
+  // Until no delivery waits to be stored. A turn of the event loop first: on the embedded database, queries answer
+  // within one chain of promise callbacks, and a worker draining a backlog would otherwise keep I/O waiting until it
+  // is done. The relay waits only for this: its statements go ahead of the workers' in the embedded database's
+  // queue and after the ingest's writes (priority 'medium'); with the workers' gap (below) before each batch, at
+  // 333/s, it caught up with a 30-s storm's backlog 16–17 s after it instead of 1 s (docs/benchmarks.md).
+  const yieldToIngestOnly = async () => {
     await new Promise((resolve) => setImmediate(resolve));
     await accepts.idle();
+  };
+  const yieldToIngest = async () => {
+    await yieldToIngestOnly();
     // The embedded database runs in this thread: while deliveries keep coming, leave the gateway a few free
     // turns between the worker's statements.
     const since = Date.now() - lastStored;
@@ -102,14 +108,6 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
       await new Promise((resolve) => setTimeout(resolve, GATEWAY_TURN_MS - since));
       await accepts.idle();
     }
-  };
-  // The relay's statements go ahead of the workers' in the embedded database's queue and after the ingest's writes
-  // (priority 'medium'): before each batch it waits until no delivery waits to be stored, not for a gap in the
-  // deliveries as the workers do — at 333/s the gap came before every batch, and the relay caught up with a
-  // 30-s storm's backlog 16–17 s after it instead of 1 s (docs/benchmarks.md).
-  const yieldToIngestOnly = async () => {
-    await new Promise((resolve) => setImmediate(resolve));
-    await accepts.idle();
   };
   // One process on the embedded database: work is announced in-process (a stored delivery, a retry's timer), so
   // the database is only polled as a safety net — each query there holds the event loop. Several servers on

@@ -60,8 +60,6 @@ export interface PreparedCall {
   readonly headers: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   readonly options: CallOptions;
-  /** Signed for this time; a call that waited for its slot is signed again when it goes. */
-  readonly signedAt: Date;
 }
 
 export type CallOutcome = 'ok' | 'http-error' | 'timeout' | 'connection' | 'aborted';
@@ -224,8 +222,7 @@ export class ServiceCaller {
       ...(o.run ? { 'X-Chronops-Run': o.run } : {}),
       ...o.extraHeaders,
     };
-    const signedAt = signAt ?? this.#now();
-    if (config.secret) Object.assign(headers, signatureHeaders(config.secret, body, signedAt));
+    if (config.secret) Object.assign(headers, signatureHeaders(config.secret, body, signAt ?? this.#now()));
     return {
       service,
       config,
@@ -236,7 +233,6 @@ export class ServiceCaller {
       headers,
       timeoutMs: o.timeoutMs ?? config.timeoutSeconds * 1000,
       options: o,
-      signedAt,
     };
   }
 
@@ -251,11 +247,9 @@ export class ServiceCaller {
       // It waited for its slot (behind slow answers, possibly for minutes): signed again, for now, so that the
       // service's tolerance (5 minutes by default) counts from when it is sent.
       if (config.secret) {
-        const now = this.#now();
         call = {
           ...prepared,
-          signedAt: now,
-          headers: { ...prepared.headers, ...signatureHeaders(config.secret, prepared.body, now) },
+          headers: { ...prepared.headers, ...signatureHeaders(config.secret, prepared.body, this.#now()) },
         };
       }
     }

@@ -215,8 +215,7 @@ export class PgliteDb implements Db {
       op: 'query',
       sql,
       params: params as unknown[],
-      ...(options?.priority === 'high' ? { high: true } : {}),
-      ...(options?.priority === 'medium' ? { medium: true } : {}),
+      ...(options?.priority ? { priority: options.priority } : {}),
     });
   }
 

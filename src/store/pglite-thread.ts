@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { QueryOptions } from './db.ts';
 
 export interface ThreadOptions {
   /** 'memory', or the data directory (PGlite's files in `<dir>/pglite`). */
@@ -55,7 +56,14 @@ export function liftoffOnly(): void {
 }
 
 export type Request =
-  | { id: number; op: 'query'; sql: string; params: unknown[]; high?: boolean; medium?: boolean; tx?: number }
+  | {
+      id: number;
+      op: 'query';
+      sql: string;
+      params: unknown[];
+      priority?: QueryOptions['priority'];
+      tx?: number;
+    }
   | { id: number; op: 'exec'; sql: string; tx?: number }
   | { id: number; op: 'copy'; sql: string; csv: string }
   | { id: number; op: 'begin' }
@@ -189,8 +197,8 @@ async function main(): Promise<void> {
       }
       return;
     }
-    if ((request.op === 'query' && request.high) || request.op === 'copy') high.push(request);
-    else if (request.op === 'query' && request.medium) medium.push(request);
+    if ((request.op === 'query' && request.priority === 'high') || request.op === 'copy') high.push(request);
+    else if (request.op === 'query' && request.priority === 'medium') medium.push(request);
     else normal.push(request);
     wake?.();
   });
@@ -349,7 +357,7 @@ async function main(): Promise<void> {
         });
         return;
       case 'query': {
-        if (request.medium || request.high) {
+        if (request.priority) {
           await answer(request, () => run(pg, request));
           break;
         }

@@ -16,8 +16,11 @@ export const ALERT = [
   '3. (12401) 콘서트 티켓 — 2099-11-24 20:00 오픈',
 ].join('\n');
 
-/** A Slack mention as the gateway stores it in the inbox (pending: a command not handled yet). */
-export function mentionDelivery(key: string): InboxItem {
+/**
+ * A Slack mention as the gateway stores it in the inbox (pending: a command not handled yet); `fields` sets its
+ * body, source, partition key or topics (the benches' deliveries to relay).
+ */
+export function mentionDelivery(key: string, fields: Partial<InboxItem> = {}): InboxItem {
   return {
     key,
     source: 'slack',
@@ -28,6 +31,7 @@ export function mentionDelivery(key: string): InboxItem {
     retryNum: null,
     partitionKey: null,
     topics: null,
+    ...fields,
   };
 }
 
