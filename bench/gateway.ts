@@ -15,7 +15,8 @@
 // Environment: BENCH_TARGETS (default bolt,pglite,postgres; `pglite-before` (and `pglite-before+kafka` and
 // `postgres-before+kafka`, with the relay on and the second source) runs the chronops of the checkout at
 // BENCH_BEFORE, e.g. a git worktree of an older commit, for a before/after in the same run; `seed`, `pglite+kafka`,
-// `postgres+kafka` start librdkafka's mock cluster), BENCH_ROUNDS (1), BENCH_SECONDS (30), BENCH_CONNECTIONS (50),
+// `postgres+kafka` start librdkafka's mock cluster; `postgres-front+kafka` is `chronops serve --role front` with a
+// second server running the work at nice 10, both on one PostgreSQL schema), BENCH_ROUNDS (1), BENCH_SECONDS (30), BENCH_CONNECTIONS (50),
 // BENCH_RATE_SECONDS (15; the first 333/s phase), BENCH_AFTER_SECONDS (the same; the last), BENCH_DRAIN_SECONDS
 // (0; then that long with no load, the worker draining its backlog), BENCH_DATABASE_URL
 // (default postgres://postgres@127.0.0.1:5432/test), BENCH_MEMORY_PARTS_SECONDS (10: how often the server reports
@@ -79,11 +80,14 @@ type Target =
   | 'postgres-before+kafka'
   | 'seed'
   | 'pglite+kafka'
-  | 'postgres+kafka';
+  | 'postgres+kafka'
+  | 'postgres-front+kafka';
 const LABEL: Record<Target, string> = {
   seed: "the seed's design: verify, a new Kafka producer per request, 200 after its acks=all flush",
   'pglite+kafka': 'chronops serve, PGlite, worker on, Kafka relay on',
   'postgres+kafka': 'chronops serve, PostgreSQL, worker on, Kafka relay on',
+  'postgres-front+kafka':
+    'chronops serve --role front, PostgreSQL, + a chronops serve (nice 10) running the work: worker on, Kafka relay on',
   bolt: '@slack/bolt HTTPReceiver (no-op listener, no storage)',
   'pglite-before': 'the same, chronops of BENCH_BEFORE (PGlite)',
   'pglite-before+kafka': 'chronops of BENCH_BEFORE, PGlite, worker on, Kafka relay on',
@@ -193,9 +197,13 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
       `${src}store/postgres-db.ts`
     )) as typeof import('../src/store/postgres-db.ts');
     const dir = mkdtempSync(join(tmpdir(), 'chronops-bench-gateway-'));
+    // The work of `postgres-front+kafka`: a second server on the front's schema (BENCH_ROLE=work, BENCH_SCHEMA).
+    const work = process.env.BENCH_ROLE === 'work';
     const schema = !target.startsWith('postgres')
       ? 'chronops'
-      : `bench_gateway_${randomBytes(4).toString('hex')}`;
+      : work
+        ? process.env.BENCH_SCHEMA!
+        : `bench_gateway_${randomBytes(4).toString('hex')}`;
     const config = parseConfig(
       {
         timezone: 'Asia/Seoul',
@@ -231,8 +239,20 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
     const { PgliteDb } = (await import(
       `${src}store/pglite-db.ts`
     )) as typeof import('../src/store/pglite-db.ts');
+    if (work) {
+      const worker = await startChronops(config, {
+        schema,
+        listen: false,
+        logger: createLogger({ level: process.env.BENCH_LOG ?? 'silent' }),
+      });
+      console.log('READY work');
+      for await (const line of createInterface({ input: process.stdin })) if (line === 'exit') break;
+      await worker.close();
+      process.exit(0);
+    }
     const chronops = await startChronops(config, {
       schema,
+      ...(target === 'postgres-front+kafka' ? { role: 'front' as const } : {}),
       ...(target === 'pglite' && process.env.BENCH_FSYNC === 'off'
         ? { db: await PgliteDb.open(dir, { fsync: false }) }
         : {}),
@@ -240,6 +260,36 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
       logger: createLogger({ level: process.env.BENCH_LOG ?? 'silent' }),
     });
     const db = chronops.db;
+    // A front's work runs in a server of its own, as on another host; on this one at a lower CPU priority, as
+    // docs/gateway.md advises for a front and a work server sharing a host.
+    const workServer =
+      target === 'postgres-front+kafka'
+        ? spawn(
+            'nice',
+            [
+              '-n',
+              '10',
+              process.execPath,
+              ...process.execArgv,
+              new URL(import.meta.url).pathname,
+              'serve',
+              target,
+              slackApiUrl,
+            ],
+            {
+              stdio: ['pipe', 'pipe', 'inherit'],
+              env: { ...process.env, BENCH_ROLE: 'work', BENCH_SCHEMA: schema },
+            },
+          )
+        : undefined;
+    if (workServer) {
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: workServer.stdout! }).on('line', (line) => {
+          if (line.startsWith('READY')) resolve();
+        });
+        workServer.once('exit', (code) => reject(new Error(`the work server exited (${code})`)));
+      });
+    }
     // Where an answer's time goes, per phase (reset at each count): the server's own time from the request to the
     // end of its response (node:http's diagnostics channels), and the ingest's writes (a batch's COPY or INSERT
     // from its call to its answer, which includes waiting behind other statements).
@@ -374,6 +424,11 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
       });
     };
     close = async () => {
+      if (workServer) {
+        const exited = new Promise<void>((resolve) => workServer.once('exit', () => resolve()));
+        workServer.stdin!.write('exit\n');
+        await exited;
+      }
       await chronops.close();
       if (db !== undefined && target === 'pglite') await db.close();
       if (target.startsWith('postgres')) {

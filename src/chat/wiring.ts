@@ -60,7 +60,11 @@ export interface Chat {
    * which queues each step's messages in the transaction that records the step.
    */
   progress: ProgressSink | undefined;
-  start(): Promise<void>;
+  /**
+   * Checks the commands' permissions and starts the outbox's sender and the progress reporter; `work: false` (a
+   * front server) only checks: the sending is the other servers' work.
+   */
+  start(options?: { work?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -160,8 +164,9 @@ export function createChat(deps: ChatDeps): Chat {
     store: chatStore,
     outbox,
     progress,
-    start: async () => {
+    start: async (options) => {
       checkPermissions();
+      if (options?.work === false) return;
       // The embedded database's lock proves no other process holds a claim: those left are a dead process's.
       if (deps.db.kind === 'pglite') {
         await chatStore

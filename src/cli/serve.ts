@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadConfig, resolveConfigPath } from '../kernel/config.ts';
 import { ChronopsError } from '../kernel/errors.ts';
 import { createLogger } from '../kernel/logger.ts';
@@ -7,7 +7,15 @@ export function serveCommand(): Command {
   return new Command('serve')
     .description('run chronops: HTTP API, scheduler and workers in one process')
     .option('-c, --config <path>', 'config file (YAML or JSON); default $CHRONOPS_CONFIG')
-    .action(async (options: { config?: string }) => {
+    .addOption(
+      new Option(
+        '--role <role>',
+        'all: everything in this process; front: webhooks, API and page only, the work left to the `all` servers of the same PostgreSQL database (docs/gateway.md)',
+      )
+        .choices(['all', 'front'])
+        .default('all'),
+    )
+    .action(async (options: { config?: string; role: 'all' | 'front' }) => {
       let config: ReturnType<typeof loadConfig>;
       try {
         config = loadConfig(resolveConfigPath(options.config, process.env), process.env);
@@ -20,13 +28,13 @@ export function serveCommand(): Command {
         ? 'PostgreSQL (DATABASE_URL)'
         : `embedded database in ${config.database.dataDir}`;
       logger.info(
-        `starting chronops: ${where}${config.dryRun ? ', dry-run (AWS calls are recorded, not sent)' : ''}`,
+        `starting chronops: ${where}${config.dryRun ? ', dry-run (AWS calls are recorded, not sent)' : ''}${options.role === 'front' ? ', role front (webhooks, API and page; the work runs on the other servers)' : ''}`,
       );
       try {
         // Loaded here, not at the top: every other command (a small HTTP client) starts without the server's
         // modules (AWS SDK, the databases, pg-boss): a few times faster.
         const { startChronops } = await import('../hosts/server.ts');
-        const chronops = await startChronops(config, { logger });
+        const chronops = await startChronops(config, { logger, role: options.role });
         logger.info(
           { url: chronops.url, resources: Object.keys(config.resources), timezone: config.timezone },
           `chronops listening on ${chronops.url}`,

@@ -33,6 +33,14 @@ export interface GatewayDeps {
   pollMs?: number;
   /** Run the inbox worker in this process (default true). Off: this process only ingests; others handle. */
   worker?: boolean;
+  /**
+   * A front server (`chronops serve --role front`): it verifies, stores and answers, and handles only the
+   * deliveries a request waits for (JANDI, Teams); the queue, the Kafka relay and the SQS pollers run on the other
+   * servers (default false).
+   */
+  front?: boolean;
+  /** Told after each commit of deliveries (a front tells the servers running the work). */
+  onStored?: () => void;
   /** Replace the Kafka client of the relay (tests). */
   kafka?: RelayKafka & { close(): Promise<void> };
   /** The one AWS gateway: the SQS pollers of `events` sources with `sqs:` receive through it (none: no pollers). */
@@ -132,6 +140,7 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
           // A command waits mostly for the database; on the embedded database, statements waiting together share
           // one commit (src/store/pglite-thread.ts), so more commands in flight means fewer flushes per command.
           concurrency: 16,
+          ...(deps.front ? { expediteOnly: true } : {}),
         });
   for (const o of off) logger.warn({ paths: o.paths }, o.reason);
   const kafkaConfig = deps.config.kafka;
@@ -170,6 +179,7 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
     ...(kafkaConfig ? { topics: (item: TopicItem) => topicsFor(kafkaConfig.routes, item) } : {}),
     onStored: (item) => {
       lastStored = Date.now();
+      deps.onStored?.();
       worker?.notify();
       if (item.topics) relay?.notify();
     },
@@ -246,13 +256,14 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
     yieldToIngest,
     start: () => {
       worker?.start();
+      if (deps.front) return;
       relay?.start();
       for (const p of pollers) p.start();
     },
     stop: async () => {
       await Promise.all(pollers.map((p) => p.stop()));
       await worker?.stop();
-      await relay?.stop();
+      if (!deps.front) await relay?.stop();
       await kafka?.close();
       gateway.close();
     },

@@ -57,6 +57,11 @@ export interface InboxWorkerOptions {
   keepDays?: number;
   /** Also run once an hour with the prune (the chat outbox's own housekeeping). */
   housekeeping?: () => Promise<void>;
+  /**
+   * Handle only the deliveries a request waits for (expedite: JANDI, Teams), not the queue: a front server
+   * (`chronops serve --role front`) leaves the queue to the other servers.
+   */
+  expediteOnly?: boolean;
 }
 
 /** Deliveries of sources nobody handles closed per statement. */
@@ -90,7 +95,7 @@ export class InboxWorker {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.loop = this.run();
+    if (!this.o.expediteOnly) this.loop = this.run();
   }
 
   async stop(): Promise<void> {

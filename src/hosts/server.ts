@@ -26,6 +26,7 @@ import { Notifier } from '../notify/notifier.ts';
 import { ServiceCaller } from '../services/caller.ts';
 import type { Db } from '../store/db.ts';
 import { migrate } from '../store/migrations.ts';
+import { PgNotifyChannel } from '../store/pg-notify.ts';
 import { PgliteDb } from '../store/pglite-db.ts';
 import { PostgresDb } from '../store/postgres-db.ts';
 import { startBoss } from '../timers/boss.ts';
@@ -55,6 +56,13 @@ export interface ChronopsOptions {
   slackTransport?: ChatTransport;
   /** Handle stored webhook deliveries in this process (default true; false: ingest only). */
   gatewayWorker?: boolean;
+  /**
+   * `all` (default): everything in this process. `front`: the HTTP side only — the webhooks (verified, stored,
+   * answered; JANDI and Teams commands whose request waits are handled here), the API and the page — while the work
+   * (the inbox's queue, the chat outbox, the timer loop, the Kafka relay, the SQS pollers, the capabilities' own
+   * loops) runs on the other servers of the same PostgreSQL database (`chronops serve --role front`, docs/gateway.md).
+   */
+  role?: ServerRole;
   /** The HTTPS agent of SNS sources' certificate fetches and confirmations (tests: one reaching loopback). */
   snsAgent?: Agent;
   /** SQS pollers' long-poll wait and error pause (tests). */
@@ -88,6 +96,8 @@ export interface Chronops {
   services: ServiceCaller;
   close(): Promise<void>;
 }
+
+export type ServerRole = 'all' | 'front';
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
@@ -124,6 +134,16 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       {
         field: 'CHRONOPS_TOKEN (environment)',
         message: `is ${token.length} characters long; use at least ${MIN_TOKEN_LENGTH} random characters (e.g. openssl rand -hex 24)`,
+      },
+    ]);
+  }
+  const front = options.role === 'front';
+  if (front && (options.db ? options.db.kind !== 'postgres' : !config.database.url)) {
+    throw new ConfigError([
+      {
+        field: '--role front',
+        message:
+          'needs PostgreSQL (DATABASE_URL): the embedded database belongs to one process, which must also run the work; on the embedded database run `chronops serve` alone',
       },
     ]);
   }
@@ -234,6 +254,30 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       await feed.connectRelay({ connectionString: db.connectionString, schema, logger });
     }
     cleanups.unshift(() => feed.close());
+    // On PostgreSQL a front tells the servers running the work at once that deliveries are waiting (they would
+    // otherwise find them at their next poll, within a second): at most one NOTIFY per 20 ms.
+    const wake =
+      db instanceof PostgresDb
+        ? new PgNotifyChannel<'inbox'>({
+            connectionString: db.connectionString,
+            channel: `chronops_wake_${schema}`,
+            logger,
+            onMessage: () => {
+              if (front) return;
+              webhooks.worker?.notify();
+              webhooks.relay?.notify();
+            },
+          })
+        : undefined;
+    let wakeSent = false;
+    const announceStored = () => {
+      if (wakeSent) return;
+      wakeSent = true;
+      wake?.publish('inbox');
+      setTimeout(() => {
+        wakeSent = false;
+      }, 20).unref();
+    };
     // The gateway: every source's URL (verify, store, answer) and the worker behind it; chat registers its handlers.
     const webhooks = createGateway({
       config,
@@ -244,6 +288,8 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
       node,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
       ...(options.gatewayWorker === undefined ? {} : { worker: options.gatewayWorker }),
+      front,
+      ...(front && wake ? { onStored: announceStored } : {}),
       // The SQS pollers of `events` sources receive through the one AWS gateway (started with the worker).
       aws: gateway,
       ...(options.snsAgent ? { snsAgent: options.snsAgent } : {}),
@@ -274,7 +320,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     service.progress = chat.progress;
     // Every capability's chat commands on the one router, before chat starts (it checks the permission keys).
     for (const c of running) c.commands?.(chat.handler);
-    await chat.start();
+    await chat.start({ work: !front });
     cleanups.unshift(() => chat.stop());
     for (const c of running) {
       for (const [kind, handler] of Object.entries(c.deliveries ?? {}))
@@ -282,6 +328,10 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     }
     webhooks.start();
     cleanups.unshift(() => webhooks.stop());
+    if (wake) {
+      await wake.start();
+      cleanups.unshift(() => wake.stop());
+    }
     // The web console: the same command handler, as the user `console`, its progress on the page's stream.
     const consoleChat = new ConsoleChat({
       handler: chat.handler,
@@ -306,19 +356,23 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     );
     app.route('/', createWeb({ store, config, feed, token, console: consoleChat }));
     for (const o of others) if (o.capability.api) app.route(`/api/${o.name}`, o.capability.api);
-    await timers.start();
-    // The outbox sends only while this server's lease holds (or no other server is alive): it has one now, so the
-    // outbox looks at once rather than at its next poll (10 s on the embedded database, where a killed process's
-    // lease can still look alive for a few seconds after a restart, until the timers' start takes it back).
-    chat.outbox.notify();
-    cleanups.unshift(() => timers.stop());
-    // The outbox stops (its calls under way answered and recorded) before the timers give up this server's lease:
-    // once the lease is gone the others take over its claims, and a message still being sent from here would be
-    // sent by them too. chat.stop() later finds it stopped.
-    cleanups.unshift(() => chat.outbox.stop());
-    for (const c of running) {
-      await c.start?.();
-      if (c.stop) cleanups.unshift(() => c.stop!());
+    // A front leaves the work to the other servers: no timer loop (and so no lease), no outbox sender, no
+    // capability's own loop. What it writes (a window, a job's run, a message) they find at their next look.
+    if (!front) {
+      await timers.start();
+      // The outbox sends only while this server's lease holds (or no other server is alive): it has one now, so the
+      // outbox looks at once rather than at its next poll (10 s on the embedded database, where a killed process's
+      // lease can still look alive for a few seconds after a restart, until the timers' start takes it back).
+      chat.outbox.notify();
+      cleanups.unshift(() => timers.stop());
+      // The outbox stops (its calls under way answered and recorded) before the timers give up this server's lease:
+      // once the lease is gone the others take over its claims, and a message still being sent from here would be
+      // sent by them too. chat.stop() later finds it stopped.
+      cleanups.unshift(() => chat.outbox.stop());
+      for (const c of running) {
+        await c.start?.();
+        if (c.stop) cleanups.unshift(() => c.stop!());
+      }
     }
     let url = '';
     if (options.listen !== false) {

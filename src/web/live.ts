@@ -4,10 +4,9 @@
 // publishes its summaries with NOTIFY and relays the others' (LISTEN), and a page connected to any server sees
 // everything. The relay feeds the page only: Slack reporting stays with the process that did the work.
 
-import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import type { ChronopsEvents, EventBus, EventName } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
+import { PgNotifyChannel } from '../store/pg-notify.ts';
 
 export interface LiveEvent {
   type: EventName;
@@ -103,7 +102,7 @@ export class LiveFeed {
   private readonly listeners = new Set<Listener>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly closers = new Set<() => void>();
-  private relay?: PgNotifyRelay;
+  private relay?: PgNotifyChannel<FeedItem>;
   readonly node: string;
 
   constructor(options: { events: EventBus; node: string }) {
@@ -119,9 +118,12 @@ export class LiveFeed {
 
   /** Relays events between the servers that share this PostgreSQL database. */
   async connectRelay(options: { connectionString: string; schema: string; logger: Logger }): Promise<void> {
-    this.relay = new PgNotifyRelay({
-      ...options,
-      onItem: (item) =>
+    this.relay = new PgNotifyChannel<FeedItem>({
+      connectionString: options.connectionString,
+      channel: `chronops_live_${options.schema}`,
+      logger: options.logger,
+      fit: fitted,
+      onMessage: (item) =>
         this.deliver(
           item.event === 'change' ? { event: 'change', data: { ...item.data, relayed: true } } : item,
         ),
@@ -171,112 +173,6 @@ export class LiveFeed {
       await this.relay?.stop();
     })();
     return this.closing;
-  }
-}
-
-/**
- * LISTEN/NOTIFY between servers: one dedicated connection listens on `chronops_live_<schema>`; each local event
- * is published on it with pg_notify. A relay skips its own notifications (by its id, not the node name: two
- * servers may run in one process, as in tests). The connection is re-opened after a
- * failure (events in between are lost; the page also re-reads everything when its stream reconnects).
- */
-export class PgNotifyRelay {
-  private readonly options: {
-    connectionString: string;
-    schema: string;
-    logger: Logger;
-    onItem: (item: FeedItem) => void;
-  };
-  /** This relay's id: its own notifications come back to it and are skipped. */
-  private readonly id = randomUUID();
-  private client?: pg.Client;
-  private publisher?: pg.Pool;
-  private stopped = false;
-  private retry?: NodeJS.Timeout;
-  readonly channel: string;
-
-  constructor(options: PgNotifyRelay['options']) {
-    this.options = options;
-    this.channel = `chronops_live_${options.schema}`.slice(0, 63);
-  }
-
-  async start(): Promise<void> {
-    this.publisher = new pg.Pool({
-      connectionString: this.options.connectionString,
-      max: 1,
-      idleTimeoutMillis: 10_000,
-      application_name: 'chronops-live',
-    });
-    this.publisher.on('error', () => {});
-    await this.listen().catch((error) => {
-      this.options.logger.warn({ err: error }, 'live relay: cannot listen yet; trying again');
-      this.listenLater();
-    });
-  }
-
-  private async listen(): Promise<void> {
-    const client = new pg.Client({
-      connectionString: this.options.connectionString,
-      application_name: 'chronops-live',
-    });
-    client.on('notification', (message) => {
-      if (message.channel !== this.channel || !message.payload) return;
-      try {
-        const { from, item } = JSON.parse(message.payload) as { from: string; item: FeedItem };
-        if (from !== this.id) this.options.onItem(item);
-      } catch {
-        // Not one of ours.
-      }
-    });
-    client.on('error', (error) => {
-      this.options.logger.warn({ err: error }, 'live relay: connection lost; reconnecting');
-      this.lost(client);
-    });
-    client.on('end', () => this.lost(client));
-    try {
-      await client.connect();
-      await client.query(`LISTEN "${this.channel.replace(/"/g, '""')}"`);
-    } catch (error) {
-      await client.end().catch(() => {});
-      throw error;
-    }
-    if (this.stopped) await client.end();
-    else this.client = client;
-  }
-
-  private lost(client: pg.Client): void {
-    if (this.client !== client) return;
-    this.client = undefined;
-    client.end().catch(() => {});
-    this.listenLater();
-  }
-
-  private listenLater(): void {
-    if (this.stopped || this.retry) return;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      this.listen().catch((error) => {
-        this.options.logger.warn({ err: error }, 'live relay: could not reconnect; trying again');
-        this.listenLater();
-      });
-    }, 1000);
-  }
-
-  publish(item: FeedItem): void {
-    if (this.stopped || !this.publisher) return;
-    const payload = JSON.stringify({ from: this.id, item: fitted(item) });
-    this.publisher.query('SELECT pg_notify($1, $2)', [this.channel, payload]).catch((error: unknown) => {
-      this.options.logger.warn({ err: error }, 'live relay: could not publish');
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.retry) clearTimeout(this.retry);
-    const client = this.client;
-    this.client = undefined;
-    await client?.end().catch(() => {});
-    await this.publisher?.end().catch(() => {});
   }
 }
 
