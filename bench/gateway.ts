@@ -16,7 +16,8 @@
 // `postgres-before+kafka`, with the relay on and the second source) runs the chronops of the checkout at
 // BENCH_BEFORE, e.g. a git worktree of an older commit, for a before/after in the same run; `seed`, `pglite+kafka`,
 // `postgres+kafka` start librdkafka's mock cluster; `postgres-front+kafka` is `chronops serve --role front` with a
-// second server running the work at nice 10, both on one PostgreSQL schema), BENCH_ROUNDS (1), BENCH_SECONDS (30), BENCH_CONNECTIONS (50),
+// second server running the work at nice 10, both on one PostgreSQL schema; BENCH_FRONT_WORK=none: the front alone,
+// its work on other hosts), BENCH_ROUNDS (1), BENCH_SECONDS (30), BENCH_CONNECTIONS (50),
 // BENCH_RATE_SECONDS (15; the first 333/s phase), BENCH_AFTER_SECONDS (the same; the last), BENCH_DRAIN_SECONDS
 // (0; then that long with no load, the worker draining its backlog), BENCH_DATABASE_URL
 // (default postgres://postgres@127.0.0.1:5432/test), BENCH_MEMORY_PARTS_SECONDS (10: how often the server reports
@@ -262,8 +263,9 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
     const db = chronops.db;
     // A front's work runs in a server of its own, as on another host; on this one at a lower CPU priority, as
     // docs/gateway.md advises for a front and a work server sharing a host.
+    // BENCH_FRONT_WORK=none: no work server here (it runs on other hosts; what the front alone does).
     const workServer =
-      target === 'postgres-front+kafka'
+      target === 'postgres-front+kafka' && process.env.BENCH_FRONT_WORK !== 'none'
         ? spawn(
             'nice',
             [

@@ -147,6 +147,8 @@ export class Gateway {
       acceptance.reply && this.o.replies
         ? this.o.replies.wait(item.key, acceptance.reply.withinMs)
         : undefined;
+    // The queues leave it to this server while its request waits (it is handled here, ahead of them).
+    if (wait && acceptance.reply) item.heldMs = acceptance.reply.withinMs;
     try {
       await this.o.store(item);
     } catch (error) {

@@ -22,6 +22,11 @@ export interface InboxItem {
   partitionKey: string | null;
   /** Kafka topics it is to be relayed to (null: none; decided when it is stored). */
   topics: string[] | null;
+  /**
+   * Its request waits this long for the reply (JANDI, Teams): the queues of every server leave it to the server
+   * holding the request (which takes it by key, `claimKey`) until then; after, if that server did not, anyone.
+   */
+  heldMs?: number;
 }
 
 export interface Delivery extends InboxItem {
@@ -83,7 +88,8 @@ export class InboxStore {
    */
   async accept(items: InboxItem[]): Promise<void> {
     if (items.length === 0) return;
-    if (this.db.copyCsv && items.length > 1) {
+    // A held delivery (rare: a chat command waiting for its answer) goes in by INSERT, which sets its next_at.
+    if (this.db.copyCsv && items.length > 1 && !items.some((i) => i.heldMs)) {
       const seen = new Set<string>();
       const rows: string[] = [];
       for (const i of items) {
@@ -111,11 +117,12 @@ export class InboxStore {
    */
   private async insert(items: InboxItem[]): Promise<void> {
     await this.db.query(
-      `INSERT INTO ${this.t} (key, source, kind, type, subtype, body, retry_num, partition_key, topics)
+      `INSERT INTO ${this.t} (key, source, kind, type, subtype, body, retry_num, partition_key, topics, next_at)
        SELECT x.key, x.source, x.kind, x.type, x.subtype, x.body, x.retry_num, x.partition_key,
-         CASE WHEN x.topics IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(x.topics)) END
+         CASE WHEN x.topics IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(x.topics)) END,
+         now() + coalesce(x.held_ms, 0) * interval '1 millisecond'
        FROM jsonb_to_recordset($1::jsonb) AS x(key text, source text, kind text, type text, subtype text,
-         body text, retry_num integer, partition_key text, topics jsonb)
+         body text, retry_num integer, partition_key text, topics jsonb, held_ms integer)
        ON CONFLICT (key) DO NOTHING`,
       [
         JSON.stringify(
@@ -129,6 +136,7 @@ export class InboxStore {
             retry_num: i.retryNum,
             partition_key: i.partitionKey,
             topics: i.topics,
+            ...(i.heldMs ? { held_ms: i.heldMs } : {}),
           })),
         ),
       ],

@@ -159,6 +159,29 @@ for (const backend of backends)
       assert.equal(await store.claimKey('n2', 60_000, 'other:1'), undefined, 'claimed already');
     });
 
+    it('leaves a held delivery (its request waits for the reply) to the key claim until the hold ends', async () => {
+      // Prepare: two commands whose requests wait 60 s and 300 ms, and one that does not wait
+      await store.accept([
+        { ...item('held', 0), heldMs: 60_000 },
+        { ...item('held', 1), heldMs: 300 },
+        item('held', 2),
+      ]);
+      // Act + Assess: the queue takes only the one not held
+      const queued = await store.claim('queue', 60_000, ['held'], 8);
+      assert.deepEqual(
+        queued.map((d) => d.key),
+        ['held:2'],
+      );
+      // the server holding the request takes its own at once
+      assert.equal((await store.claimKey('front', 60_000, 'held:0'))?.key, 'held:0');
+      // a hold that ran out (the server holding it did not take it): the queue takes it
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      assert.deepEqual(
+        (await store.claim('queue', 60_000, ['held'], 8)).map((d) => d.key),
+        ['held:1'],
+      );
+    });
+
     it('gives back the claims of a dead worker when their lease ran out', async () => {
       // Prepare: a claim with a lease already over
       await store.accept([item('lease', 0)]);
