@@ -88,7 +88,9 @@ const LABEL: Record<Target, string> = {
   'pglite+kafka': 'chronops serve, PGlite, worker on, Kafka relay on',
   'postgres+kafka': 'chronops serve, PostgreSQL, worker on, Kafka relay on',
   'postgres-front+kafka':
-    'chronops serve --role front, PostgreSQL, + a chronops serve (nice 10) running the work: worker on, Kafka relay on',
+    process.env.BENCH_FRONT_WORK === 'none'
+      ? 'chronops serve --role front alone, PostgreSQL (its work on other hosts: not run here)'
+      : 'chronops serve --role front, PostgreSQL, + a chronops serve (nice 10) running the work: worker on, Kafka relay on',
   bolt: '@slack/bolt HTTPReceiver (no-op listener, no storage)',
   'pglite-before': 'the same, chronops of BENCH_BEFORE (PGlite)',
   'pglite-before+kafka': 'chronops of BENCH_BEFORE, PGlite, worker on, Kafka relay on',
@@ -104,6 +106,8 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
   for (const flag of process.env.BENCH_V8_FLAGS?.split(' ').filter(Boolean) ?? [])
     (await import('node:v8')).setFlagsFromString(flag);
   let url: string;
+  /** Where the relay's metrics are: this server's, or (a front's) its work server's. */
+  let metricsUrl: string | undefined;
   let count: () => Promise<string> = async () => '{}';
   /** Where the server's memory is (MB): this thread's V8 heap and off-heap buffers; the database thread's. */
   let dbParts: () => Promise<Record<string, number> & { wasmBytes?: number }> = async () => ({});
@@ -243,10 +247,9 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
     if (work) {
       const worker = await startChronops(config, {
         schema,
-        listen: false,
         logger: createLogger({ level: process.env.BENCH_LOG ?? 'silent' }),
       });
-      console.log('READY work');
+      console.log(`READY ${worker.url}`);
       for await (const line of createInterface({ input: process.stdin })) if (line === 'exit') break;
       await worker.close();
       process.exit(0);
@@ -287,7 +290,11 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
     if (workServer) {
       await new Promise<void>((resolve, reject) => {
         createInterface({ input: workServer.stdout! }).on('line', (line) => {
-          if (line.startsWith('READY')) resolve();
+          // Its /metrics has the relay's gauges (a front relays nothing).
+          if (line.startsWith('READY ')) {
+            metricsUrl = line.slice('READY '.length).trim();
+            resolve();
+          }
         });
         workServer.once('exit', (code) => reject(new Error(`the work server exited (${code})`)));
       });
@@ -471,7 +478,7 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
     eld.reset();
     return JSON.stringify(own);
   };
-  console.log(`READY ${url}`);
+  console.log(`READY ${url} ${metricsUrl ?? url}`);
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === 'count') console.log(`COUNT ${await count()}`);
     if (line === 'mem') console.log(`MEM ${JSON.stringify(await memoryParts())}`);
@@ -670,6 +677,8 @@ async function jandiProbe(url: string, until: () => boolean) {
 
 interface Child {
   url: string;
+  /** Where the relay's gauges are read. */
+  metricsUrl: string;
   pid: number;
   ask(line: string, answer: string): Promise<string>;
   stop(): Promise<void>;
@@ -709,8 +718,9 @@ function startChild(target: Target, slackApiUrl: string): Promise<Child> {
   const next = (prefix: string) =>
     new Promise<string>((resolve) => waiting.push({ prefix, resolve: (rest) => resolve(rest.trim()) }));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return next('READY ').then((url) => ({
-    url,
+  return next('READY ').then((line) => ({
+    url: line.split(' ')[0]!,
+    metricsUrl: line.split(' ')[1] ?? line.split(' ')[0]!,
     pid: child.pid!,
     ask: (line, answer) => {
       const p = next(`${answer} `);
@@ -841,12 +851,15 @@ async function bench(target: Target, slack: FakeSlack) {
     const doneAfterStorm = await done('storm');
     const isolation = await probing;
     let relayCaughtUpMs: number | null = null;
-    const watching = target.endsWith('+kafka');
+    // A front alone (BENCH_FRONT_WORK=none): no relay runs.
+    const watching =
+      target.endsWith('+kafka') &&
+      !(target === 'postgres-front+kafka' && process.env.BENCH_FRONT_WORK === 'none');
     const watch = watching
       ? (async () => {
           // The relay has caught up when the oldest delivery waiting for Kafka is under a second old.
           while (Date.now() - stormEnded < 120_000) {
-            const text = await (await fetch(`${child.url}/metrics`)).text();
+            const text = await (await fetch(`${child.metricsUrl}/metrics`)).text();
             const lag = Number(
               /^chronops_relay_lag_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? Number.NaN,
             );

@@ -156,8 +156,9 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
           ...(kafkaConfig.sasl ? { sasl: kafkaConfig.sasl } : {}),
         })
       : undefined);
+  // A front relays nothing (its /metrics then has no relay gauges: the work servers' have them).
   const relay =
-    kafkaConfig && kafka
+    kafkaConfig && kafka && !deps.front
       ? new KafkaRelay({
           db,
           schema: deps.schema,
@@ -256,14 +257,14 @@ export function createGateway(deps: GatewayDeps): GatewayRuntime {
     yieldToIngest,
     start: () => {
       worker?.start();
-      if (deps.front) return;
       relay?.start();
+      if (deps.front) return;
       for (const p of pollers) p.start();
     },
     stop: async () => {
       await Promise.all(pollers.map((p) => p.stop()));
       await worker?.stop();
-      if (!deps.front) await relay?.stop();
+      await relay?.stop();
       await kafka?.close();
       gateway.close();
     },
