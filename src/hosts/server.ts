@@ -5,6 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { PgBoss } from 'pg-boss';
+import { Gauge } from 'prom-client';
 import { createApi } from '../api/app.ts';
 import { AwsGateway } from '../aws/gateway.ts';
 import { AwsSimulator } from '../aws/simulator.ts';
@@ -163,6 +164,7 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
     const events = new EventBus();
     const metrics = new Metrics({ defaultMetrics: true });
+    if (db instanceof PgliteDb) embeddedDbMetrics(db, metrics);
     const timers = new Timers({
       db,
       boss,
@@ -420,6 +422,27 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     if (!options.db) await db.close().catch(() => {});
     throw error;
   }
+}
+
+/** What the embedded database's thread counts, on /metrics: its quiet-moment VACUUMs (see pglite-thread.ts). */
+function embeddedDbMetrics(db: PgliteDb, metrics: Metrics): void {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: 'chronops_embedded_db_vacuums',
+    help: 'Tables the embedded database vacuumed at quiet moments since it opened (it has no autovacuum)',
+    registers,
+    async collect() {
+      this.set((await db.stats()).vacuums);
+    },
+  });
+  new Gauge({
+    name: 'chronops_embedded_db_vacuum_seconds',
+    help: 'Time those VACUUMs held the embedded database (total; statements arriving meanwhile waited)',
+    registers,
+    async collect() {
+      this.set((await db.stats()).vacuumMs / 1000);
+    },
+  });
 }
 
 /** Stops accepting and closes idle keep-alive connections; whatever is still open after a second is cut. */

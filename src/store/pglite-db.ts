@@ -6,7 +6,14 @@ import { Worker } from 'node:worker_threads';
 import { fromPglite } from 'pg-boss';
 import { ChronopsError } from '../kernel/errors.ts';
 import type { Db, DbTx, QueryOptions } from './db.ts';
-import type { Request, Response, SerializedError, ThreadOptions, ThreadStats } from './pglite-thread.ts';
+import type {
+  Request,
+  Response,
+  SerializedError,
+  ThreadOptions,
+  ThreadStats,
+  VacuumOptions,
+} from './pglite-thread.ts';
 
 export class DataDirLockedError extends ChronopsError {
   override readonly code = 'locked';
@@ -113,6 +120,11 @@ export interface PgliteOpenOptions {
    * (see src/store/pglite-thread.ts, "Memory"). It applies to the whole process, from the first database opened.
    */
   optimizeWasm?: boolean;
+  /**
+   * The database thread vacuums tables with many dead row versions at quiet moments (PGlite has no autovacuum; see
+   * src/store/pglite-thread.ts, "Vacuum"). Default on, with its defaults; false: never.
+   */
+  vacuum?: VacuumOptions | false;
 }
 
 /** What pg-boss's PGlite adapter (`fromPglite`) calls: the thread's statements as PGlite's own API. */
@@ -178,6 +190,7 @@ export class PgliteDb implements Db {
         fsync: options.fsync ?? true,
         sharedBuffers: options.sharedBuffers ?? '16MB',
         optimizeWasm: options.optimizeWasm ?? false,
+        vacuum: options.vacuum ?? {},
         ...(dataDir === 'memory' && options.template ? { template: options.template } : {}),
       };
       const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), {

@@ -26,6 +26,16 @@
 // process's only WebAssembly that runs here), so the peak is ≈ 300 MB; a statement costs a little more CPU
 // (measured in docs/benchmarks.md, "Gateway memory").
 
+//
+// Vacuum: PGlite runs PostgreSQL in single-user mode, without autovacuum, so the row versions that every update and
+// delete leaves (a storm's deliveries are each claimed, done and relayed: three versions) were never reclaimed — the
+// data directory grew without end and the worker's look for pending deliveries walked ever more dead versions
+// (100,000 deliveries: 291 → 1,043 MB, the look 1.3 → 6.6 ms; bench/pglite-vacuum.ts). This thread does what
+// autovacuum would, at quiet moments only: when nothing waits, and no ingest write came for `quietMs`, it looks
+// every `checkMs` for tables with more dead row versions than autovacuum's rule (`minDead` + 20% of the live ones)
+// and VACUUMs them one at a time, stopping as soon as a statement waits. A VACUUM holds this thread while it runs
+// (the statement that arrives meanwhile waits for it), so it is never started while the ingest is busy.
+
 import { fsyncSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -43,6 +53,17 @@ export interface ThreadOptions {
   template?: string;
   /** TurboFan for PGlite's WebAssembly (see "Memory" above; default off). */
   optimizeWasm?: boolean;
+  /** The quiet-moment vacuum (see "Vacuum" above); false: none. */
+  vacuum?: VacuumOptions | false;
+}
+
+export interface VacuumOptions {
+  /** How often to look for tables to vacuum (default 60 s). */
+  checkMs?: number;
+  /** Only after this long without an ingest write (default 2 s). */
+  quietMs?: number;
+  /** Dead row versions a table needs beyond 20% of its live ones (default 1,000). */
+  minDead?: number;
 }
 
 /**
@@ -106,6 +127,11 @@ export interface ThreadStats {
   heapTotalBytes: number;
   /** PGlite's WebAssembly linear memory (bytes): it grows with what PostgreSQL allocates and never shrinks. */
   wasmMemoryBytes: number;
+  /** Tables vacuumed at quiet moments, and the time that took (ms; this thread held meanwhile). */
+  vacuums: number;
+  vacuumMs: number;
+  /** The longest of those VACUUMs (ms). */
+  vacuumMaxMs: number;
 }
 
 function serialize(error: unknown): SerializedError {
@@ -127,6 +153,9 @@ async function main(): Promise<void> {
     heapBytes: 0,
     heapTotalBytes: 0,
     wasmMemoryBytes: 0,
+    vacuums: 0,
+    vacuumMs: 0,
+    vacuumMaxMs: 0,
   };
   const profile: ThreadStats['profile'] = process.env.CHRONOPS_DB_PROFILE === '1' ? {} : undefined;
   if (profile) {
@@ -183,6 +212,37 @@ async function main(): Promise<void> {
   let open: OpenTx | undefined;
   let nextTx = 1;
   let wake: (() => void) | undefined;
+  let lastIngestAt = 0;
+  const vacuum = o.vacuum === false ? undefined : (o.vacuum ?? {});
+  const checkMs = vacuum?.checkMs ?? 60_000;
+  const quietMs = vacuum?.quietMs ?? 2_000;
+  let lastCheckAt = performance.now();
+  const waiting = () => high.length + medium.length + normal.length > 0;
+  /** The quiet-moment vacuum (see "Vacuum" above); does nothing until it is time to look and the ingest is quiet. */
+  const maintain = async (): Promise<void> => {
+    const now = performance.now();
+    if (!vacuum || now - lastCheckAt < checkMs || now - lastIngestAt < quietMs || waiting()) return;
+    lastCheckAt = now;
+    try {
+      const tables = await pg.query<{ name: string }>(
+        `SELECT format('%I.%I', schemaname, relname) AS name FROM pg_stat_user_tables
+         WHERE n_dead_tup > $1 + 0.2 * n_live_tup ORDER BY n_dead_tup DESC`,
+        [vacuum.minDead ?? 1000],
+      );
+      for (const { name } of tables.rows) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (waiting() || performance.now() - lastIngestAt < quietMs) return;
+        const t0 = performance.now();
+        await pg.exec(`VACUUM ${name}`);
+        const ms = performance.now() - t0;
+        stats.vacuums++;
+        stats.vacuumMs += ms;
+        stats.vacuumMaxMs = Math.max(stats.vacuumMaxMs, ms);
+      }
+    } catch {
+      // A table dropped meanwhile, say: the next look tries again.
+    }
+  };
   const unlisteners = new Map<string, () => Promise<void>>();
 
   port.on('message', (request: Request) => {
@@ -197,8 +257,10 @@ async function main(): Promise<void> {
       }
       return;
     }
-    if ((request.op === 'query' && request.priority === 'high') || request.op === 'copy') high.push(request);
-    else if (request.op === 'query' && request.priority === 'medium') medium.push(request);
+    if ((request.op === 'query' && request.priority === 'high') || request.op === 'copy') {
+      high.push(request);
+      lastIngestAt = performance.now();
+    } else if (request.op === 'query' && request.priority === 'medium') medium.push(request);
     else normal.push(request);
     wake?.();
   });
@@ -318,9 +380,19 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     const request = high.shift() ?? medium.shift() ?? normal.shift();
     if (!request) {
+      await maintain();
+      if (waiting()) continue;
+      let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         wake = resolve;
+        // Nothing comes: look again for the vacuum when it can be time.
+        if (vacuum) {
+          const now = performance.now();
+          const due = Math.max(checkMs - (now - lastCheckAt), quietMs - (now - lastIngestAt), 0);
+          timer = setTimeout(resolve, due + 10);
+        }
       });
+      clearTimeout(timer);
       wake = undefined;
       continue;
     }

@@ -157,6 +157,9 @@ describe('the Kafka relay', () => {
       const text = await (await run.app.request('/metrics')).text();
       assert.match(text, /chronops_relay_backlog 0/);
       assert.match(text, /chronops_relay_lag_seconds 0/);
+      // The embedded database's quiet-moment vacuums are counted there too
+      assert.match(text, /chronops_embedded_db_vacuums \d+/);
+      assert.match(text, /chronops_embedded_db_vacuum_seconds \d/);
     });
   });
 

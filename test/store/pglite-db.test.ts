@@ -1,12 +1,14 @@
 // The embedded database in its own thread: commits flushed to disk (fsync on by default, a real fsync(2) per
 // commit), the ingest's writes ahead of the statements waiting (the relay's next), transactions alone and rolled
-// back on error, PostgreSQL's error codes kept across the thread, a data directory created in a child process.
+// back on error, PostgreSQL's error codes kept across the thread, a data directory created in a child process, and
+// the tables with many dead row versions vacuumed at quiet moments only.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PgliteDb } from '../../src/store/pglite-db.ts';
+import { newDatabaseDump } from '../support/pglite.ts';
 
 describe('PgliteDb (a data directory, its own thread)', () => {
   let dir: string;
@@ -110,6 +112,45 @@ describe('PgliteDb (a data directory, its own thread)', () => {
     );
     assert.deepEqual(await outside, [{ n: 0 }]);
     assert.deepEqual(await db.query(`SELECT k FROM t WHERE k IN ('x', 'y')`), []);
+  });
+});
+
+describe('PgliteDb vacuums at quiet moments (PGlite has no autovacuum)', () => {
+  it('leaves the dead row versions while the ingest writes, and vacuums them once it is quiet', async () => {
+    // Prepare: a table whose every row was updated once (5,000 dead row versions)
+    const db = await PgliteDb.open('memory', {
+      template: newDatabaseDump(),
+      vacuum: { checkMs: 200, quietMs: 600, minDead: 100 },
+    });
+    try {
+      await db.query('CREATE TABLE churn (id int PRIMARY KEY, v int)');
+      await db.query('INSERT INTO churn SELECT g, 0 FROM generate_series(1, 5000) g');
+      await db.query('UPDATE churn SET v = 1');
+      await db.query('CREATE TABLE ingest (id serial PRIMARY KEY)');
+      // Act: ingest writes every 100 ms for 2 s
+      for (let i = 0; i < 20; i++) {
+        await db.query('INSERT INTO ingest DEFAULT VALUES', [], { priority: 'high' });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // Assess: nothing vacuumed meanwhile
+      assert.equal((await db.stats()).vacuums, 0, 'no VACUUM while the ingest writes');
+      // Act: quiet
+      let vacuumed: { dead: number; last: Date | null } | undefined;
+      for (const deadline = Date.now() + 10_000; !vacuumed?.last && Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        [vacuumed] = await db.query<{ dead: number; last: Date | null }>(
+          `SELECT n_dead_tup::int AS dead, last_vacuum AS last FROM pg_stat_user_tables WHERE relname = 'churn'`,
+        );
+      }
+      assert.ok(vacuumed?.last, 'churn vacuumed within 10 s of the quiet');
+      // Assess
+      assert.equal(vacuumed.dead, 0);
+      const stats = await db.stats();
+      assert.ok(stats.vacuums >= 1);
+      assert.ok(stats.vacuumMaxMs > 0 && stats.vacuumMaxMs <= stats.vacuumMs);
+    } finally {
+      await db.close();
+    }
   });
 });
 
