@@ -25,7 +25,6 @@
 // default) this thread turns TurboFan off for WebAssembly before PGlite compiles (process-wide: PGlite is the
 // process's only WebAssembly that runs here), so the peak is ≈ 300 MB; a statement costs a little more CPU
 // (measured in docs/benchmarks.md, "Gateway memory").
-
 //
 // Vacuum: PGlite runs PostgreSQL in single-user mode, without autovacuum, so the row versions that every update and
 // delete leaves (a storm's deliveries are each claimed, done and relayed: three versions) were never reclaimed — the
