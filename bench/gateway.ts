@@ -70,6 +70,8 @@ const AFTER_SECONDS = Number(process.env.BENCH_AFTER_SECONDS ?? (MEMORY_MODE ? 1
 const DRAIN_SECONDS = Number(process.env.BENCH_DRAIN_SECONDS ?? 0);
 const MEMORY_PARTS_SECONDS = Number(process.env.BENCH_MEMORY_PARTS_SECONDS ?? 10);
 const CHANNELS = 100;
+/** `postgres-front+kafka` without its work server (BENCH_FRONT_WORK=none): the front alone. */
+const FRONT_ALONE = process.env.BENCH_FRONT_WORK === 'none';
 const JANDI_TOKEN = 'bench-jandi-token-3f9a1c2e';
 
 type Target =
@@ -87,10 +89,9 @@ const LABEL: Record<Target, string> = {
   seed: "the seed's design: verify, a new Kafka producer per request, 200 after its acks=all flush",
   'pglite+kafka': 'chronops serve, PGlite, worker on, Kafka relay on',
   'postgres+kafka': 'chronops serve, PostgreSQL, worker on, Kafka relay on',
-  'postgres-front+kafka':
-    process.env.BENCH_FRONT_WORK === 'none'
-      ? 'chronops serve --role front alone, PostgreSQL (its work on other hosts: not run here)'
-      : 'chronops serve --role front, PostgreSQL, + a chronops serve (nice 10) running the work: worker on, Kafka relay on',
+  'postgres-front+kafka': FRONT_ALONE
+    ? 'chronops serve --role front alone, PostgreSQL (its work on other hosts: not run here)'
+    : 'chronops serve --role front, PostgreSQL, + a chronops serve (nice 10) running the work: worker on, Kafka relay on',
   bolt: '@slack/bolt HTTPReceiver (no-op listener, no storage)',
   'pglite-before': 'the same, chronops of BENCH_BEFORE (PGlite)',
   'pglite-before+kafka': 'chronops of BENCH_BEFORE, PGlite, worker on, Kafka relay on',
@@ -268,7 +269,7 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
     // docs/gateway.md advises for a front and a work server sharing a host.
     // BENCH_FRONT_WORK=none: no work server here (it runs on other hosts; what the front alone does).
     const workServer =
-      target === 'postgres-front+kafka' && process.env.BENCH_FRONT_WORK !== 'none'
+      target === 'postgres-front+kafka' && !FRONT_ALONE
         ? spawn(
             'nice',
             [
@@ -718,20 +719,23 @@ function startChild(target: Target, slackApiUrl: string): Promise<Child> {
   const next = (prefix: string) =>
     new Promise<string>((resolve) => waiting.push({ prefix, resolve: (rest) => resolve(rest.trim()) }));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return next('READY ').then((line) => ({
-    url: line.split(' ')[0]!,
-    metricsUrl: line.split(' ')[1] ?? line.split(' ')[0]!,
-    pid: child.pid!,
-    ask: (line, answer) => {
-      const p = next(`${answer} `);
-      child.stdin!.write(`${line}\n`);
-      return p;
-    },
-    stop: async () => {
-      child.stdin!.write('exit\n');
-      await exited;
-    },
-  }));
+  return next('READY ').then((line) => {
+    const [url = line, metricsUrl = url] = line.split(' ');
+    return {
+      url,
+      metricsUrl,
+      pid: child.pid!,
+      ask: (line, answer) => {
+        const p = next(`${answer} `);
+        child.stdin!.write(`${line}\n`);
+        return p;
+      },
+      stop: async () => {
+        child.stdin!.write('exit\n');
+        await exited;
+      },
+    };
+  });
 }
 
 /** CPU time (user + system, every thread) a process has used, in ms (Linux /proc; 100 ticks a second). */
@@ -852,9 +856,7 @@ async function bench(target: Target, slack: FakeSlack) {
     const isolation = await probing;
     let relayCaughtUpMs: number | null = null;
     // A front alone (BENCH_FRONT_WORK=none): no relay runs.
-    const watching =
-      target.endsWith('+kafka') &&
-      !(target === 'postgres-front+kafka' && process.env.BENCH_FRONT_WORK === 'none');
+    const watching = target.endsWith('+kafka') && !(target === 'postgres-front+kafka' && FRONT_ALONE);
     const watch = watching
       ? (async () => {
           // The relay has caught up when the oldest delivery waiting for Kafka is under a second old.

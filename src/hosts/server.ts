@@ -257,18 +257,22 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
     }
     cleanups.unshift(() => feed.close());
     // On PostgreSQL a front tells the servers running the work at once that deliveries are waiting (they would
-    // otherwise find them at their next poll, within a second): at most one NOTIFY per 20 ms.
+    // otherwise find them at their next poll, within a second): at most one NOTIFY per 20 ms. A front only tells;
+    // the others only listen.
     const wake =
       db instanceof PostgresDb
         ? new PgNotifyChannel<'inbox'>({
             connectionString: db.connectionString,
             channel: `chronops_wake_${schema}`,
             logger,
-            onMessage: () => {
-              if (front) return;
-              webhooks.worker?.notify();
-              webhooks.relay?.notify();
-            },
+            ...(front
+              ? {}
+              : {
+                  onMessage: () => {
+                    webhooks.worker?.notify();
+                    webhooks.relay?.notify();
+                  },
+                }),
           })
         : undefined;
     let wakeSent = false;
@@ -427,12 +431,20 @@ export async function startChronops(config: Config, options: ChronopsOptions = {
 /** What the embedded database's thread counts, on /metrics: its quiet-moment VACUUMs (see pglite-thread.ts). */
 function embeddedDbMetrics(db: PgliteDb, metrics: Metrics): void {
   const registers = [metrics.registry];
+  // One scrape collects both gauges at once: they share one request to the database thread.
+  let asking: ReturnType<PgliteDb['stats']> | undefined;
+  const stats = () => {
+    asking ??= db.stats().finally(() => {
+      asking = undefined;
+    });
+    return asking;
+  };
   new Gauge({
     name: 'chronops_embedded_db_vacuums',
     help: 'Tables the embedded database vacuumed at quiet moments since it opened (it has no autovacuum)',
     registers,
     async collect() {
-      this.set((await db.stats()).vacuums);
+      this.set((await stats()).vacuums);
     },
   });
   new Gauge({
@@ -440,7 +452,7 @@ function embeddedDbMetrics(db: PgliteDb, metrics: Metrics): void {
     help: 'Time those VACUUMs held the embedded database (total; statements arriving meanwhile waited)',
     registers,
     async collect() {
-      this.set((await db.stats()).vacuumMs / 1000);
+      this.set((await stats()).vacuumMs / 1000);
     },
   });
 }

@@ -18,7 +18,8 @@ export class PgNotifyChannel<T> {
     /** Cut to PostgreSQL's 63 characters. */
     channel: string;
     logger: Logger;
-    onMessage: (message: T) => void;
+    /** What the other servers publish (none: this server only publishes, and opens no listening connection). */
+    onMessage?: (message: T) => void;
     /** Makes a message fit NOTIFY's 8000 bytes before it is sent (none: sent as it is). */
     fit?: (message: T) => T;
   };
@@ -43,6 +44,7 @@ export class PgNotifyChannel<T> {
       application_name: 'chronops-notify',
     });
     this.publisher.on('error', () => {});
+    if (!this.options.onMessage) return;
     await this.listen().catch((error) => {
       this.options.logger.warn(
         { err: error, channel: this.channel },
@@ -61,7 +63,7 @@ export class PgNotifyChannel<T> {
       if (message.channel !== this.channel || !message.payload) return;
       try {
         const { from, item } = JSON.parse(message.payload) as { from: string; item: T };
-        if (from !== this.id) this.options.onMessage(item);
+        if (from !== this.id) this.options.onMessage?.(item);
       } catch {
         // Not one of ours.
       }
