@@ -109,6 +109,7 @@ export class ChatStore {
        WHERE after_key = $2 AND status = 'held'
          AND (SELECT count(*) FROM ins) >= 0 AND (SELECT count(*) FROM done) >= 0`,
       [outboxJson(answers), row.key],
+      { prepare: true },
     );
   }
 
@@ -213,7 +214,10 @@ export class ChatStore {
     // Each channel's first ready message is found through the open messages' index (channel, seq): the channels
     // one index step each (a skip scan), then each one's first ready row — not every open message read and
     // sorted at every claim, which cost as much as the backlog was long (100,000 waiting on PostgreSQL: 155 ms
-    // against 1 ms; the same at 2,000; bench/outbox-claim.ts, docs/benchmarks.md).
+    // against 1 ms; the same at 2,000; bench/outbox-claim.ts, docs/benchmarks.md). The heads are then locked
+    // through their ids (index lookups), not joined back to the table: with statistics older than the table (it
+    // grows all through a storm) the planner hashed the whole outbox for that join — 13,878 rows read per claim,
+    // ~9 ms, in bench:gateway on PostgreSQL.
     // The claim plans and runs a few milliseconds even on an empty queue; on the embedded database that holds
     // the only connection (and the event loop), so look first, through the partial index.
     const open = await this.db.query(
@@ -240,15 +244,17 @@ export class ChatStore {
          WHERE c.channel IS NOT NULL)
        UPDATE ${this.s}.chat_outbox o
        SET locked_by = $1, locked_until = clock_timestamp() + $2 * interval '1 millisecond', claim = $4::uuid
-       FROM (SELECT y.id FROM heads h JOIN ${this.s}.chat_outbox y ON y.id = h.id
-             WHERE h.next_at <= clock_timestamp()
-               AND ${seenAliveSql(this.s, '$1', '$5')}
-               AND (h.locked_until IS NULL OR h.locked_until < clock_timestamp()
-                    OR (h.locked_by <> $1
-                        AND EXISTS (SELECT 1 FROM ${this.s}.nodes me
-                                    WHERE me.node = $1 AND me.lease_until > clock_timestamp())
-                        AND NOT EXISTS (SELECT 1 FROM ${this.s}.nodes n
-                                        WHERE n.node = h.locked_by AND n.lease_until > clock_timestamp())))
+       FROM (SELECT y.id FROM ${this.s}.chat_outbox y
+             WHERE y.id = ANY (ARRAY(
+               SELECT h.id FROM heads h
+               WHERE h.next_at <= clock_timestamp()
+                 AND ${seenAliveSql(this.s, '$1', '$5')}
+                 AND (h.locked_until IS NULL OR h.locked_until < clock_timestamp()
+                      OR (h.locked_by <> $1
+                          AND EXISTS (SELECT 1 FROM ${this.s}.nodes me
+                                      WHERE me.node = $1 AND me.lease_until > clock_timestamp())
+                          AND NOT EXISTS (SELECT 1 FROM ${this.s}.nodes n
+                                          WHERE n.node = h.locked_by AND n.lease_until > clock_timestamp())))))
              ORDER BY y.seq LIMIT $3 FOR UPDATE OF y SKIP LOCKED) c
        WHERE o.id = c.id
        RETURNING o.*, (SELECT l.last_at FROM ${this.s}.notify_lanes l WHERE l.lane = o.channel) AS lane_last_at`,
@@ -278,6 +284,7 @@ export class ChatStore {
        ON CONFLICT (lane) DO UPDATE SET last_at = EXCLUDED.last_at
        RETURNING lane`,
       [row.id, row.claim, guard.node, guard.marginMs],
+      { prepare: true },
     );
     return rows.length > 0;
   }
@@ -310,6 +317,7 @@ export class ChatStore {
                   RETURNING channel)
        UPDATE ${this.s}.notify_lanes l SET last_at = clock_timestamp() FROM s WHERE l.lane = s.channel`,
       [row.id, ts],
+      { prepare: true },
     );
   }
 

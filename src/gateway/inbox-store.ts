@@ -258,6 +258,7 @@ export class InboxStore {
          locked_until = NULL, error = NULL
        WHERE key = ANY($1::text[])`,
       [keys],
+      { prepare: true },
     );
   }
 

@@ -29,9 +29,12 @@ export interface DbTx {
 
 export interface QueryOptions {
   /**
-   * A statement run very often (the webhook inbox's insert): on a PostgreSQL server it is prepared once per
-   * connection and then only executed, which saves the server parsing and planning it each time. The SQL text
-   * must not vary from call to call (only the parameters).
+   * A statement run very often (the webhook inbox's insert; the worker's and the outbox's per-message writes): on
+   * a PostgreSQL server it is prepared once per connection and then only executed, which saves the server parsing
+   * and planning it each time. The SQL text must not vary from call to call (only the parameters). Only for
+   * statements whose plan cannot depend on the table's size — an insert, rows found by a unique or partial key:
+   * a prepared statement may keep the plan made when the table was empty (a look for the first open row, planned
+   * at start as a sequential scan, read the whole outbox at every claim later: 1.2 ms instead of 0.04).
    */
   prepare?: boolean;
   /**

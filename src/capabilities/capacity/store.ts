@@ -760,6 +760,7 @@ export class Store {
       `INSERT INTO ${this.s}.audit (actor, source, action, target, outcome, execution_id, details)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [e.actor, e.source, e.action, e.target ?? null, e.outcome, e.executionId ?? null, e.details ?? null],
+      { prepare: true },
     );
   }
 
