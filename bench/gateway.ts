@@ -36,7 +36,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -745,6 +745,26 @@ function cpuMsOf(pid: number): number {
 }
 
 /**
+ * CPU time (ms) of every PostgreSQL server process on this machine (the postgres targets' database: the bench's
+ * PostgreSQL is on loopback), those that exited since not counted — sample it only across a phase.
+ */
+function databaseCpuMs(): number {
+  let ms = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.slice(stat.indexOf('(') + 1).startsWith('postgres')) continue;
+      const fields = stat.split(') ')[1]!.split(' ');
+      ms += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ms;
+}
+
+/**
  * This process's resident memory by kind of mapping (MB, from /proc/self/smaps): PGlite's WebAssembly memory (the
  * anonymous mapping of exactly its size: its resident part is what PostgreSQL has touched), the other anonymous
  * memory (V8's heaps and code, malloc, stacks), and files (node itself).
@@ -835,7 +855,19 @@ async function bench(target: Target, slack: FakeSlack) {
     const warm = await fixedRate(child.url, RATE, 3);
     await done('start+warm');
     phase = '333/s';
+    const onPostgres = target.startsWith('postgres');
+    /** The server's and (PostgreSQL) the database's CPU time from here, in ms. */
+    const cpuMark = () => {
+      const server = cpuMsOf(child.pid);
+      const db = onPostgres ? databaseCpuMs() : 0;
+      return () => ({
+        server: cpuMsOf(child.pid) - server,
+        database: onPostgres ? databaseCpuMs() - db : null,
+      });
+    };
+    const fixedCpu = cpuMark();
     const fixed = await fixedRate(child.url, RATE, RATE_SECONDS);
+    const cpuAt333 = fixedCpu();
     await done('fixed333');
     const pool = stormPool(SECONDS);
     const doneBeforeStorm = await done('pause');
@@ -881,19 +913,20 @@ async function bench(target: Target, slack: FakeSlack) {
       commandsPerSecond: number;
       pendingAtEnd: number;
       serverCpuMsPerCommand: number;
+      databaseCpuMsPerCommand: number | null;
     } | null = null;
     if (counted && DRAIN_SECONDS > 0) {
       phase = 'drain';
       const from = await done('relay-wait');
-      const cpuFrom = cpuMsOf(child.pid);
+      const drainCpu = cpuMark();
       const started = Date.now();
       await new Promise((r) => setTimeout(r, DRAIN_SECONDS * 1000));
       const inboxNow = JSON.parse(await child.ask('count', 'COUNT')) as { done?: number; pending?: number };
+      const cpu = drainCpu();
+      const handled = Math.max(1, (inboxNow.done ?? 0) - from);
       drain = {
-        serverCpuMsPerCommand: +(
-          (cpuMsOf(child.pid) - cpuFrom) /
-          Math.max(1, (inboxNow.done ?? 0) - from)
-        ).toFixed(1),
+        serverCpuMsPerCommand: +(cpu.server / handled).toFixed(2),
+        databaseCpuMsPerCommand: cpu.database === null ? null : +(cpu.database / handled).toFixed(2),
         seconds: DRAIN_SECONDS,
         commandsPerSecond: Math.round((((inboxNow.done ?? 0) - from) * 1000) / (Date.now() - started)),
         pendingAtEnd: inboxNow.pending ?? 0,
@@ -914,6 +947,12 @@ async function bench(target: Target, slack: FakeSlack) {
       serverCpuDuringStorm: {
         ms: cpuDuringStorm,
         perRequestMs: +(cpuDuringStorm / Math.max(1, max.ok)).toFixed(2),
+      },
+      // CPU time (ms) a request at 333/s cost, the commands the worker handled meanwhile included: the server's,
+      // and on PostgreSQL the database's (every PostgreSQL process of this machine).
+      cpuPerRequestAt333: {
+        server: +(cpuAt333.server / Math.max(1, fixed.ok)).toFixed(2),
+        database: cpuAt333.database === null ? null : +(cpuAt333.database / Math.max(1, fixed.ok)).toFixed(2),
       },
       commandsPerSecondDuringStorm: counted
         ? Math.round(((doneAfterStorm - doneBeforeStorm) * 1000) / (stormEnded - stormStarted))
@@ -961,13 +1000,13 @@ async function main(): Promise<void> {
     await kafka?.stop();
   }
   console.log(
-    '\n| round | server | max req/s | p50 / p99 / max ms at max | p50 / p99 / max ms at 333/s | same, after the max run | peak MB | relay caught up after the storm | JANDI command during the storm: p50 / p99 ms (answered in time) | commands/s during the storm | drain commands/s | load average |',
+    '\n| round | server | max req/s | p50 / p99 / max ms at max | p50 / p99 / max ms at 333/s | same, after the max run | peak MB | relay caught up after the storm | JANDI command during the storm: p50 / p99 ms (answered in time) | commands/s during the storm | drain commands/s | drain CPU ms per command (server + database) | load average |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const ms = (l: Latency) => `${l.p50} / ${l.p99} / ${l.max}`;
   for (const r of results) {
     console.log(
-      `| ${r.round} | ${r.target} | ${r.max.requestsPerSecond} | ${ms(r.max.latencyMs)} | ${ms(r.fixed333.latencyMs)} | ${ms(r.fixed333AfterMax.latencyMs)} | ${r.peakMemoryMb} | ${r.relayCaughtUpMs === null ? '—' : `${r.relayCaughtUpMs} ms`} | ${r.isolation ? `${r.isolation.p50} / ${r.isolation.p99} (${r.isolation.answeredInTime}/${r.isolation.commands})` : '—'} | ${r.commandsPerSecondDuringStorm ?? '—'} | ${r.drain?.commandsPerSecond ?? '—'} | ${r.loadAverage.join(' ')} |`,
+      `| ${r.round} | ${r.target} | ${r.max.requestsPerSecond} | ${ms(r.max.latencyMs)} | ${ms(r.fixed333.latencyMs)} | ${ms(r.fixed333AfterMax.latencyMs)} | ${r.peakMemoryMb} | ${r.relayCaughtUpMs === null ? '—' : `${r.relayCaughtUpMs} ms`} | ${r.isolation ? `${r.isolation.p50} / ${r.isolation.p99} (${r.isolation.answeredInTime}/${r.isolation.commands})` : '—'} | ${r.commandsPerSecondDuringStorm ?? '—'} | ${r.drain?.commandsPerSecond ?? '—'} | ${r.drain ? `${r.drain.serverCpuMsPerCommand}${r.drain.databaseCpuMsPerCommand === null ? '' : ` + ${r.drain.databaseCpuMsPerCommand}`}` : '—'} | ${r.loadAverage.join(' ')} |`,
     );
   }
   console.log(
