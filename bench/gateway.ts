@@ -32,7 +32,9 @@
 // the server sets on itself before it starts).
 //
 // Commands handled: the inbox's `done` rows counted before and after the storm (and the drain), so the worker's
-// rate during the storm and with no load are reported beside the requests/s.
+// rate during the storm and with no load are reported beside the requests/s. CPU time: the server's process (all
+// its threads) and, on the postgres targets, every PostgreSQL process of this machine, over the first 333/s phase
+// (per request) and the drain (per command).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
