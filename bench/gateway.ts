@@ -48,6 +48,7 @@ import autocannon from 'autocannon';
 import { signSlackRequest } from '../src/chat/channels/slack/signature.ts';
 import { FakeSlack } from '../test/support/fake-slack.ts';
 import { MockKafka } from '../test/support/kafka.ts';
+import { childLines } from './child.ts';
 
 const SECRET = 'bench-signing-secret-5c2a9f0e';
 const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -710,41 +711,26 @@ function startChild(target: Target, slackApiUrl: string): Promise<Child> {
       env: target === 'bolt' ? process.env : { ...process.env, ...SERVE_ENV },
     },
   );
-  const lines = createInterface({ input: child.stdout! });
-  const waiting: Array<{ prefix: string; resolve: (rest: string) => void }> = [];
-  lines.on('line', (line) => {
-    const i = waiting.findIndex((w) => line.startsWith(w.prefix));
-    if (i < 0) return;
-    const w = waiting.splice(i, 1)[0]!;
-    w.resolve(line.slice(w.prefix.length));
-  });
-  const next = (prefix: string) =>
-    new Promise<string>((resolve) => waiting.push({ prefix, resolve: (rest) => resolve(rest.trim()) }));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return next('READY ').then((line) => {
-    const [url = line, metricsUrl = url] = line.split(' ');
-    return {
-      url,
-      metricsUrl,
-      pid: child.pid!,
-      ask: (line, answer) => {
-        const p = next(`${answer} `);
-        child.stdin!.write(`${line}\n`);
-        return p;
-      },
-      stop: async () => {
-        child.stdin!.write('exit\n');
-        await exited;
-      },
-    };
+  return childLines(child).then(({ ready, ask, stop }) => {
+    const [url = ready, metricsUrl = url] = ready.split(' ');
+    return { url, metricsUrl, pid: child.pid!, ask, stop };
   });
 }
 
-/** CPU time (user + system, every thread) a process has used, in ms (Linux /proc; 100 ticks a second). */
-function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+/**
+ * A process's name and the CPU time (user + system, every thread) it has used, in ms (Linux /proc; 100 ticks a
+ * second).
+ */
+function procStat(pid: number | string): { name: string; cpuMs: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(') ')),
+    cpuMs: (Number(fields[11]) + Number(fields[12])) * 10,
+  };
 }
+
+const cpuMsOf = (pid: number) => procStat(pid).cpuMs;
 
 /**
  * CPU time (ms) of every PostgreSQL server process on this machine (the postgres targets' database: the bench's
@@ -755,10 +741,8 @@ function databaseCpuMs(): number {
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (!stat.slice(stat.indexOf('(') + 1).startsWith('postgres')) continue;
-      const fields = stat.split(') ')[1]!.split(' ');
-      ms += (Number(fields[11]) + Number(fields[12])) * 10;
+      const p = procStat(pid);
+      if (p.name.startsWith('postgres')) ms += p.cpuMs;
     } catch {
       // gone meanwhile
     }

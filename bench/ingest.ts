@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { signSlackRequest } from '../src/chat/channels/slack/signature.ts';
+import { childLines } from './child.ts';
 
 const SECRET = 'bench-signing-secret-5c2a9f0e';
 const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -275,29 +276,7 @@ function startChild(target: Target): Promise<Child> {
     ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
-  const lines = createInterface({ input: child.stdout! });
-  const waiting: Array<{ prefix: string; resolve: (rest: string) => void }> = [];
-  lines.on('line', (line) => {
-    const i = waiting.findIndex((w) => line.startsWith(w.prefix));
-    if (i < 0) return;
-    const w = waiting.splice(i, 1)[0]!;
-    w.resolve(line.slice(w.prefix.length));
-  });
-  const next = (prefix: string) =>
-    new Promise<string>((resolve) => waiting.push({ prefix, resolve: (rest) => resolve(rest.trim()) }));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return next('READY ').then((url) => ({
-    url,
-    ask: (line, answer) => {
-      const p = next(`${answer} `);
-      child.stdin!.write(`${line}\n`);
-      return p;
-    },
-    stop: async () => {
-      child.stdin!.write('exit\n');
-      await exited;
-    },
-  }));
+  return childLines(child).then(({ ready, ask, stop }) => ({ url: ready, ask, stop }));
 }
 
 async function bench(target: Target) {
