@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { type AuditEntry, auditInsertSql, auditJson } from '../capabilities/capacity/store.ts';
 import type { Delivery } from '../gateway/inbox-store.ts';
 import type { Notification } from '../notify/notification.ts';
 import type { Db, DbTx } from '../store/db.ts';
+import { GroupCommit } from '../store/group-commit.ts';
 
 export type OutboxRole = 'reply' | 'plan' | 'progress' | 'plan-update' | 'notify';
 
@@ -49,6 +51,13 @@ export interface OutboxRow extends OutboxMessage {
 /** A claimed row as the sender's records name it: its id and the claim's token. */
 export type ClaimedRow = Pick<OutboxRow, 'id' | 'claim'>;
 
+/** One command's finish (ChatStore.finishInbox): its delivery, its answers, its audit records. */
+interface Finish {
+  key: string;
+  answers: OutboxMessage[];
+  audits: AuditEntry[];
+}
+
 export interface OutboxRecord extends OutboxRow {
   /** `unknown`: an attempt's outcome was lost and the destination cannot be asked; not sent again (never twice). */
   status: 'held' | 'pending' | 'posted' | 'failed' | 'unknown';
@@ -81,12 +90,47 @@ export class ChatStore {
   // ---- the gateway's inbox, where chat's answers meet it ---------------------------------------------------
 
   /**
-   * Marks a webhook handled and queues its answers, in one statement (atomic, and one turn of the embedded
-   * database's only connection). Progress messages held back until this command's answers exist are released
-   * behind them: the release reads the inserted answers first (the sub-selects in its WHERE), so its sequence
-   * numbers come after theirs.
+   * Marks a webhook handled, queues its answers and writes the audit records of its command, in one statement
+   * (atomic: the records exist if and only if the answers do; and one turn of the embedded database's only
+   * connection). Progress messages held back until this command's answers exist are released behind them: the
+   * release reads the inserted answers first (the sub-selects in its WHERE), so its sequence numbers come after
+   * theirs. The finishes of the commands handled together (a worker's claim) share the statement and its commit
+   * (group commit); if that statement fails, each of them is written again alone, so one bad finish fails alone.
    */
-  async finishInbox(row: Pick<Delivery, 'key'>, answers: OutboxMessage[]): Promise<void> {
+  async finishInbox(
+    row: Pick<Delivery, 'key'>,
+    answers: OutboxMessage[],
+    audits: AuditEntry[] = [],
+  ): Promise<void> {
+    const error = await this.finishes.submit({ key: row.key, answers, audits });
+    if (error) throw error;
+  }
+
+  private readonly finishes = new GroupCommit<Finish, Error | undefined>(
+    async (items) => {
+      if (items.length === 1) {
+        await this.writeFinishes(items);
+        return [undefined];
+      }
+      try {
+        await this.writeFinishes(items);
+        return items.map(() => undefined);
+      } catch {
+        return Promise.all(
+          items.map((item) =>
+            this.writeFinishes([item]).then(
+              () => undefined,
+              (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+            ),
+          ),
+        );
+      }
+    },
+    { gather: 'io', maxBatch: 64 },
+  );
+
+  private async writeFinishes(items: Finish[]): Promise<void> {
+    const keys = items.map((i) => i.key);
     await this.db.query(
       `WITH ins AS (
          INSERT INTO ${this.s}.chat_outbox (key, platform, op, role, channel, thread_ts, target_ts, window_id,
@@ -102,13 +146,14 @@ export class ChatStore {
        done AS (
          UPDATE ${this.s}.gateway_inbox SET status = 'done', finished_at = clock_timestamp(), locked_by = NULL,
            locked_until = NULL, error = NULL
-         WHERE key = $2
-         RETURNING id)
+         WHERE key = ANY($2::text[])
+         RETURNING id),
+       audit AS (${auditInsertSql(this.s, '$3')})
        UPDATE ${this.s}.chat_outbox SET status = 'pending',
          seq = nextval(pg_get_serial_sequence('${this.s}.chat_outbox', 'seq'))
-       WHERE after_key = $2 AND status = 'held'
+       WHERE after_key = ANY($2::text[]) AND status = 'held'
          AND (SELECT count(*) FROM ins) >= 0 AND (SELECT count(*) FROM done) >= 0`,
-      [outboxJson(answers), row.key],
+      [outboxJson(items.flatMap((i) => i.answers)), keys, auditJson(items.flatMap((i) => i.audits))],
       { prepare: true },
     );
   }

@@ -498,13 +498,17 @@ export class CommandRouter {
    * Handles one event. Answers people get (bad syntax, a refusal, an unknown id) are replies; an error thrown
    * from here is chronops' own failure (the database is down), which the door may retry: commands with side
    * effects are idempotent per event (they carry `event.eventId` into what they create).
+   *
+   * With `audits`, the audit record of a command that answers is put there instead of written: the caller writes
+   * it in the same transaction as the answers (the Slack worker: answers, "done" mark and audit in one statement).
+   * The record of a command that throws is written here (the caller writes nothing then: the event is retried).
    */
-  async handle(event: ChatEvent): Promise<Reply[]> {
+  async handle(event: ChatEvent, options: { audits?: CommandAudit[] } = {}): Promise<Reply[]> {
     const locale = this.localeOf(event);
     const t = translator(ROUTER_MESSAGES, locale);
     let name = 'invalid';
-    const audit = (outcome: string, details: Record<string, unknown> = {}, target?: string) =>
-      this.o.audit?.({
+    const audit = (outcome: string, details: Record<string, unknown> = {}, target?: string) => {
+      const entry: CommandAudit = {
         actor: event.user.id,
         source: event.platform,
         action: `chat.${name}`,
@@ -518,7 +522,13 @@ export class CommandRouter {
           ...(event.user.name ? { userName: event.user.name } : {}),
           ...details,
         },
-      }) ?? Promise.resolve();
+      };
+      if (options.audits && outcome !== 'error') {
+        options.audits.push(entry);
+        return Promise.resolve();
+      }
+      return this.o.audit?.(entry) ?? Promise.resolve();
+    };
 
     let permission: string | undefined;
     let typed: string;

@@ -77,3 +77,126 @@ describe('ChatStore.prune', () => {
     assert.deepEqual((await store.listOutbox()).map((r) => r.key).sort(), ['live-plan', 'old-unsent']);
   });
 });
+
+describe('ChatStore.finishInbox', () => {
+  let db: PgliteDb;
+  let store: ChatStore;
+  let inbox: InboxStore;
+  const statements: string[] = [];
+
+  before(async () => {
+    db = await memoryPglite();
+    await migrate(db, 'chronops', migrationModules);
+    // Every statement the store sends, to count the finishes' statements.
+    const query = db.query.bind(db);
+    const counted = Object.create(db) as PgliteDb;
+    counted.query = ((sql: string, ...rest: unknown[]) => {
+      statements.push(sql);
+      return (query as (...a: unknown[]) => unknown)(sql, ...rest);
+    }) as PgliteDb['query'];
+    store = new ChatStore(counted, 'chronops');
+    inbox = new InboxStore(db, 'chronops');
+  });
+  after(async () => {
+    await db.close();
+  });
+
+  const delivery = (key: string) => ({
+    key,
+    source: 'slack',
+    kind: 'slack',
+    type: 'event_callback',
+    subtype: null,
+    body: '{}',
+    retryNum: null,
+    partitionKey: null,
+    topics: null,
+  });
+  const answer = (eventKey: string, text: string) => ({
+    key: `${eventKey}#0`,
+    platform: 'slack',
+    op: 'post' as const,
+    role: 'reply' as const,
+    channel: 'C1',
+    eventKey,
+    text,
+  });
+  const audit = (eventKey: string) => ({
+    actor: 'U0ALICE',
+    source: 'slack',
+    action: 'chat.list',
+    target: null,
+    outcome: 'ok',
+    details: { eventId: eventKey },
+  });
+  const finishes = () => statements.filter((sql) => sql.includes(`SET status = 'done'`)).length;
+  const auditsOf = async (keys: string[]) =>
+    (
+      await db.query<{ event: string }>(
+        `SELECT details->>'eventId' AS event FROM chronops.audit WHERE details->>'eventId' = ANY($1::text[])
+         ORDER BY 1`,
+        [keys],
+      )
+    ).map((r) => r.event);
+
+  it('the commands finished together share one statement: answers, done marks and audit records', async () => {
+    // Prepare
+    const keys = ['fin-a', 'fin-b', 'fin-c'];
+    await inbox.accept(keys.map(delivery));
+    const before = finishes();
+    // Act
+    await Promise.all(
+      keys.map((key) => store.finishInbox({ key }, [answer(key, `answer ${key}`)], [audit(key)])),
+    );
+    // Assess
+    assert.equal(finishes() - before, 1);
+    const rows = await db.query<{ key: string; status: string }>(
+      `SELECT key, status FROM chronops.gateway_inbox WHERE key = ANY($1::text[]) ORDER BY key`,
+      [keys],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.key, r.status]),
+      keys.map((k) => [k, 'done']),
+    );
+    const queued = (await store.listOutbox()).filter((m) => keys.includes(m.eventKey ?? ''));
+    assert.deepEqual(queued.map((m) => m.text).sort(), ['answer fin-a', 'answer fin-b', 'answer fin-c']);
+    assert.deepEqual(await auditsOf(keys), keys);
+  });
+
+  it('a finish that cannot be written fails alone: the others are written, each once', async () => {
+    // Prepare
+    const keys = ['bad-a', 'bad-b', 'bad-c'];
+    await inbox.accept(keys.map(delivery));
+    const before = finishes();
+    // Act: bad-b's answer has no text (NOT NULL), so the shared statement fails and each is written alone.
+    const results = await Promise.allSettled(
+      keys.map((key) =>
+        store.finishInbox(
+          { key },
+          [answer(key, key === 'bad-b' ? (null as unknown as string) : `answer ${key}`)],
+          [audit(key)],
+        ),
+      ),
+    );
+    // Assess
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /null value in column "text"/);
+    assert.equal(finishes() - before, 4);
+    const rows = await db.query<{ key: string; status: string }>(
+      `SELECT key, status FROM chronops.gateway_inbox WHERE key = ANY($1::text[]) ORDER BY key`,
+      [keys],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.key, r.status]),
+      [
+        ['bad-a', 'done'],
+        ['bad-b', 'pending'],
+        ['bad-c', 'done'],
+      ],
+    );
+    assert.deepEqual(await auditsOf(keys), ['bad-a', 'bad-c']);
+  });
+});

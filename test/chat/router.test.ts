@@ -316,6 +316,43 @@ describe('CommandRouter: permissions per platform, room and user, and the audit'
     assert.equal(audits[1]!.details.text, 'jobs rnu');
   });
 
+  it('with `audits`, hands the records of answered commands to the caller and writes those of failures itself', async () => {
+    // Prepare
+    const written: CommandAudit[] = [];
+    const { router } = makeRouter({ audit: async (a) => void written.push(a) });
+    router.command('boom', {
+      run: async () => {
+        throw new Error('the database is down');
+      },
+      usage: { syntax: 'boom', about: { en: 'x', ko: 'x' }, example: 'boom' },
+    });
+    const handed: CommandAudit[] = [];
+    // Act
+    const [listed] = await router.handle(event('list'), { audits: handed });
+    const [answer] = await router.handle(event('office-hours exception set 2026-12-24 stop 15:00'), {
+      audits: handed,
+    });
+    const [bad] = await router.handle(event('jobs rnu'), { audits: handed });
+    const failed = router.handle(event('boom'), { audits: handed });
+    // Assess
+    await assert.rejects(failed, /the database is down/);
+    assert.equal(listed!.text, 'listed');
+    assert.equal(answer!.text, 'held by a window');
+    assert.match(bad!.text, /^:warning: /);
+    assert.deepEqual(
+      handed.map((a) => [a.action, a.outcome, a.details.text]),
+      [
+        ['chat.list', 'ok', 'list'],
+        ['chat.power.exception.set', 'conflict', 'office-hours exception set 2026-12-24 stop 15:00'],
+        ['chat.invalid', 'invalid', 'jobs rnu'],
+      ],
+    );
+    assert.deepEqual(
+      written.map((a) => [a.action, a.outcome, a.details.error]),
+      [['chat.boom', 'error', 'the database is down']],
+    );
+  });
+
   it('a button runs its action under its permission; an unknown button is answered, not thrown', async () => {
     const { router } = makeRouter({ permissions: new ConfigPermissions({ rules }) });
     const [ok] = await router.handle(event('[button]', { action: { id: 'cancel', value: 'w1' } }));

@@ -687,10 +687,7 @@ export class Store {
 
   /** An INSERT of the audit records in JSON parameter `param` (for use inside one statement). */
   private insertAudits(param: string): string {
-    return `INSERT INTO ${this.s}.audit (at, actor, source, action, target, outcome, execution_id, details)
-         SELECT coalesce(x.at, clock_timestamp()), x.actor, x.source, x.action, x.target, x.outcome, x.execution_id, x.details
-         FROM jsonb_to_recordset(${param}::jsonb) AS x(at timestamptz, actor text, source text, action text, target text,
-           outcome text, execution_id uuid, details jsonb)`;
+    return auditInsertSql(this.s, param);
   }
 
   /**
@@ -881,7 +878,19 @@ export function cloudCallAudit(call: CloudCall, executionId?: string): AuditEntr
   };
 }
 
-function auditJson(entries: Array<AuditEntry & { at?: Date }>): string {
+/**
+ * An INSERT of the audit records in JSON parameter `param` (made by auditJson), for use inside one statement: so
+ * that a record is written in the transaction of what it records (a window's step, a command's answers).
+ */
+export function auditInsertSql(schema: string, param: string): string {
+  return `INSERT INTO ${schema}.audit (at, actor, source, action, target, outcome, execution_id, details)
+         SELECT coalesce(x.at, clock_timestamp()), x.actor, x.source, x.action, x.target, x.outcome, x.execution_id, x.details
+         FROM jsonb_to_recordset(${param}::jsonb) AS x(at timestamptz, actor text, source text, action text, target text,
+           outcome text, execution_id uuid, details jsonb)`;
+}
+
+/** The JSON parameter of auditInsertSql. */
+export function auditJson(entries: Array<AuditEntry & { at?: Date }>): string {
   return JSON.stringify(
     entries.map((e) => ({
       at: e.at?.toISOString() ?? null,

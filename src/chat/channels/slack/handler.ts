@@ -1,7 +1,8 @@
 // What the gateway's worker does with a stored Slack delivery: turn it into a ChatEvent (reading the thread's
-// parent message when needed), run the command handler, and queue the answers in the outbox — the answers and the
-// "done" mark in one statement. The command handler is idempotent per event (a create finds the window it made),
-// and the answers' keys derive from the delivery, so a second run posts nothing new.
+// parent message when needed), run the command handler, and queue the answers in the outbox — the answers, the
+// "done" mark and the command's audit record in one statement (shared with the other commands finished meanwhile).
+// The command handler is idempotent per event (a create finds the window it made), and the answers' keys derive
+// from the delivery, so a second run posts nothing new.
 
 import type { Delivery } from '../../../gateway/inbox-store.ts';
 import type { DeliveryHandler, HandleContext } from '../../../gateway/worker.ts';
@@ -9,7 +10,7 @@ import type { Logger } from '../../../kernel/logger.ts';
 import type { ChatStore, OutboxMessage } from '../../chat-store.ts';
 import { type ChatTransport, ChatTransportError, type Reply } from '../../port.ts';
 import { textReply } from '../../reply.ts';
-import type { CommandRouter } from '../../router.ts';
+import type { CommandAudit, CommandRouter } from '../../router.ts';
 import { decodeDelivery, type SlackDelivery } from './events.ts';
 
 /** The outbox rows of a delivery's replies; keys derive from the delivery, so a re-run queues nothing new. */
@@ -72,9 +73,10 @@ export class SlackDeliveryHandler implements DeliveryHandler {
     const delivery = decoded.delivery;
     const event = delivery.event;
     if (delivery.parentOf) event.parentText = await this.parent(delivery.parentOf);
-    const replies = await this.o.handler.handle(event);
+    const audits: CommandAudit[] = [];
+    const replies = await this.o.handler.handle(event, { audits });
     await ctx.yieldToIngest();
-    await this.o.store.finishInbox(row, answersOf(row, delivery, replies));
+    await this.o.store.finishInbox(row, answersOf(row, delivery, replies), audits);
     this.o.onQueued?.();
     return 'finished';
   }
