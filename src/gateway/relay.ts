@@ -15,7 +15,7 @@
 import { Counter, Gauge } from 'prom-client';
 import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
-import { Signal } from '../kernel/signal.ts';
+import { Signal, sleep } from '../kernel/signal.ts';
 import type { Db } from '../store/db.ts';
 import type { KafkaMessage, ProducedOffsets, StoredKafkaMessage } from './kafka.ts';
 import { type DeliveryRow, messageOf } from './messages.ts';
@@ -388,15 +388,4 @@ function marksJson(offsets: ProducedOffsets): string {
   return JSON.stringify(
     offsets.map((o) => ({ topic: o.topic, partition: o.partition, from_offset: o.offset.toString() })),
   );
-}
-
-function sleep(ms: number, stopped: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const tick = () => {
-      if (stopped() || Date.now() - started >= ms) resolve();
-      else setTimeout(tick, Math.min(100, ms - (Date.now() - started)));
-    };
-    tick();
-  });
 }

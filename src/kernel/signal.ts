@@ -31,3 +31,15 @@ export class Signal {
     for (const waiter of [...this.waiters]) waiter();
   }
 }
+
+/** Waits `ms`, or less once `stopped()` (looked at every 100 ms at most): a loop's pause that ends with its stop. */
+export function sleep(ms: number, stopped: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const tick = () => {
+      if (stopped() || Date.now() - started >= ms) resolve();
+      else setTimeout(tick, Math.min(100, ms - (Date.now() - started)));
+    };
+    tick();
+  });
+}

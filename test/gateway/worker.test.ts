@@ -3,9 +3,9 @@
 // not starving another.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Delivery } from '../../src/gateway/inbox-store.ts';
+import { type Delivery, InboxStore } from '../../src/gateway/inbox-store.ts';
 import { createGateway, type GatewayRuntime } from '../../src/gateway/wiring.ts';
-import type { HandleContext } from '../../src/gateway/worker.ts';
+import { type HandleContext, InboxWorker } from '../../src/gateway/worker.ts';
 import { migrationModules } from '../../src/hosts/modules.ts';
 import { parseConfig } from '../../src/kernel/config.ts';
 import { createLogger } from '../../src/kernel/logger.ts';
@@ -166,5 +166,94 @@ describe('the gateway worker', () => {
     // Assess: far fewer than the 300 before it were handled first (a claim takes half its batch from each source)
     const position = handled.indexOf('quiet:quiet one');
     assert.ok(position <= 40, `handled after ${position} storm deliveries`);
+  });
+});
+
+describe('the gateway worker’s claims at a steady rate', () => {
+  let db: PgliteDb;
+  let inbox: InboxStore;
+  before(async () => {
+    db = await memoryPglite();
+    await migrate(db, 'chronops', migrationModules);
+    inbox = new InboxStore(db, 'chronops');
+  });
+  after(async () => {
+    await db.close();
+  });
+
+  const items = (prefix: string, n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      key: `${prefix}-${i}`,
+      source: 'ops',
+      kind: 'jandi',
+      type: 'message',
+      subtype: null,
+      body: '{}',
+      retryNum: null,
+      partitionKey: null,
+      topics: null,
+    }));
+
+  /** A worker over the real inbox, recording when each claim was made and how many it took. */
+  function worker(gatherMs: number) {
+    const claims: Array<{ at: number; rows: number }> = [];
+    const handled: string[] = [];
+    const counted = Object.create(inbox) as InboxStore;
+    counted.claim = async (...args: Parameters<InboxStore['claim']>) => {
+      const rows = await inbox.claim(...args);
+      claims.push({ at: performance.now(), rows: rows.length });
+      return rows;
+    };
+    const w = new InboxWorker({
+      inbox: counted,
+      node: 'test',
+      logger: createLogger({ level: 'silent' }),
+      sources: () => [{ name: 'ops', kind: 'jandi' }],
+      pollMs: 50,
+      batch: 4,
+      gatherMs,
+    });
+    w.register('jandi', {
+      handle: async (d: Delivery) => {
+        handled.push(d.key);
+        return undefined;
+      },
+    });
+    return { w, claims, handled };
+  }
+
+  it('after a claim far from full, lets deliveries gather before the next claim', async () => {
+    // Prepare
+    const { w, claims, handled } = worker(400);
+    await inbox.accept(items('trickle-a', 1));
+    w.start();
+    await eventually(async () => handled.length === 1);
+    // Act: the next delivery arrives at once, and the worker is told
+    await inbox.accept(items('trickle-b', 1));
+    w.notify();
+    await eventually(async () => handled.length === 2, 5000);
+    await w.stop();
+    // Assess: the claim that took it came at least the gather's 400 ms after the one that took the first
+    const taking = claims.filter((c) => c.rows > 0);
+    assert.equal(taking.length, 2);
+    assert.ok(taking[1]!.at - taking[0]!.at >= 390, `${Math.round(taking[1]!.at - taking[0]!.at)} ms apart`);
+  });
+
+  it('takes a backlog without pausing: full claims follow one another', async () => {
+    // Prepare: 12 waiting, claims of 4, a gather of 10 s that must not apply
+    const { w, claims, handled } = worker(10_000);
+    await inbox.accept(items('backlog', 12));
+    // Act
+    const started = performance.now();
+    w.start();
+    await eventually(async () => handled.filter((k) => k.startsWith('backlog')).length === 12, 5000);
+    const took = performance.now() - started;
+    await w.stop();
+    // Assess
+    assert.ok(took < 5000, `took ${Math.round(took)} ms`);
+    assert.deepEqual(
+      claims.filter((c) => c.rows > 0).map((c) => c.rows),
+      [4, 4, 4],
+    );
   });
 });
