@@ -9,6 +9,19 @@ import { migrate } from '../../src/store/migrations.ts';
 import type { PgliteDb } from '../../src/store/pglite-db.ts';
 import { memoryPglite } from '../support/pglite.ts';
 
+/** A stored Slack delivery, for the inbox. */
+const delivery = (key: string) => ({
+  key,
+  source: 'slack',
+  kind: 'slack',
+  type: 'event_callback',
+  subtype: null,
+  body: '{}',
+  retryNum: null,
+  partitionKey: null,
+  topics: null,
+});
+
 describe('ChatStore.prune', () => {
   let db: PgliteDb;
   let store: ChatStore;
@@ -26,19 +39,7 @@ describe('ChatStore.prune', () => {
 
   it('deletes old handled deliveries and old sent messages, keeps open work and the plans of live windows', async () => {
     // Prepare
-    await inbox.accept(
-      ['old-done', 'old-pending', 'new-done'].map((key) => ({
-        key,
-        source: 'slack',
-        kind: 'slack',
-        type: 'event_callback',
-        subtype: null,
-        body: '{}',
-        retryNum: null,
-        partitionKey: null,
-        topics: null,
-      })),
-    );
+    await inbox.accept(['old-done', 'old-pending', 'new-done'].map(delivery));
     await db.query(`UPDATE chronops.gateway_inbox SET status = 'done' WHERE key IN ('old-done', 'new-done')`);
     await db.query(
       `UPDATE chronops.gateway_inbox SET received_at = now() - interval '4 days' WHERE key IN ('old-done', 'old-pending')`,
@@ -101,17 +102,6 @@ describe('ChatStore.finishInbox', () => {
     await db.close();
   });
 
-  const delivery = (key: string) => ({
-    key,
-    source: 'slack',
-    kind: 'slack',
-    type: 'event_callback',
-    subtype: null,
-    body: '{}',
-    retryNum: null,
-    partitionKey: null,
-    topics: null,
-  });
   const answer = (eventKey: string, text: string) => ({
     key: `${eventKey}#0`,
     platform: 'slack',
