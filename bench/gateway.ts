@@ -4,9 +4,10 @@
 // Every request is a distinct, really signed `app_mention` on /slack/events whose text is a real command (`list`,
 // in one of 100 channels). chronops verifies it, stores it, answers 200, and its worker (in the same `chronops
 // serve`) runs the command through the one router and queues the reply in the outbox, which posts it to a
-// stand-in Slack (test/support/fake-slack.ts, in the load generator's process) at Slack's pace (1 s per channel).
+// stand-in Slack (test/support/fake-slack.ts, in a process of its own, new for each server: bench/slack-child.ts) at
+// Slack's pace (1 s per channel).
 //
-// Each server runs in its own child process; the load generator (and the stand-in Slack) in this one. Per server:
+// Each server runs in its own child process, the load generator in this one. Per server:
 // 3 s warm-up at 333/s; 15 s at a fixed 333 requests/s (open loop, latency from each request's planned send);
 // BENCH_SECONDS (default 30) of as many requests as BENCH_CONNECTIONS (50) push (autocannon); 15 s at 333/s right
 // after. The server's resident memory (VmRSS from /proc) is sampled every second throughout; its peak (VmHWM) is
@@ -48,7 +49,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { signSlackRequest } from '../src/chat/channels/slack/signature.ts';
-import { FakeSlack } from '../test/support/fake-slack.ts';
 import { MockKafka } from '../test/support/kafka.ts';
 import { childLines } from './child.ts';
 
@@ -502,7 +502,7 @@ let sequence = 0;
  * The stand-in Slack: each mention is also a message in it, so chronops' reply in the mention's thread is
  * accepted (a reply to a message Slack does not have is refused with thread_not_found).
  */
-let standIn: FakeSlack | undefined;
+let seedTo: ((channel: string, ts: string) => void) | undefined;
 
 /** A distinct, signed app_mention carrying a real command. */
 function signedEvent(): { body: string; headers: Record<string, string> } {
@@ -510,7 +510,7 @@ function signedEvent(): { body: string; headers: Record<string, string> } {
   const now = Math.floor(Date.now() / 1000);
   const ts = `${now}.${String(sequence).padStart(6, '0')}`;
   const channel = `C0BENCH${String(sequence % CHANNELS).padStart(3, '0')}`;
-  standIn?.seed(channel, '<@U0BENCHBOT> list', { ts, user: 'U0ALICE' });
+  seedTo?.(channel, ts);
   const body = JSON.stringify({
     token: 'legacy',
     team_id: 'T0BENCH',
@@ -801,15 +801,44 @@ function memoryOf(pid: number): { rss: number; peak: number } {
   return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
 }
 
-async function bench(target: Target, slack: FakeSlack) {
-  // Replies Slack accepted (200, ok): a refused reply costs chronops less than a real one.
-  const accepted = () =>
-    slack.calls.filter((c) => c.method === 'chat.postMessage' && c.status === 200 && c.error === undefined)
-      .length;
-  const posts = () => slack.calls.filter((c) => c.method === 'chat.postMessage').length;
-  const posted0 = accepted();
-  const tried0 = posts();
-  const child = await startChild(target, slack.url);
+/** The stand-in Slack in a process of its own (bench/slack-child.ts). */
+async function startSlack() {
+  const child = spawn(
+    process.execPath,
+    [
+      '--experimental-strip-types',
+      '--no-warnings=ExperimentalWarning',
+      new URL('./slack-child.ts', import.meta.url).pathname,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = await childLines(child);
+  // The mentions about to be sent, written together once the code that made them has run (a storm's pool: one write).
+  let seeds: string[] = [];
+  return {
+    url: lines.ready,
+    seed: (channel: string, ts: string) => {
+      if (seeds.length === 0) {
+        queueMicrotask(() => {
+          child.stdin!.write(seeds.join(''));
+          seeds = [];
+        });
+      }
+      seeds.push(`seed ${channel} ${ts}\n`);
+    },
+    /** chat.postMessage calls it took (200, ok: a refused reply costs chronops less than a real one), and all. */
+    count: async () => JSON.parse(await lines.ask('count', 'COUNT')) as { accepted: number; posts: number },
+    stop: lines.stop,
+  };
+}
+
+async function bench(target: Target) {
+  const slack = await startSlack();
+  seedTo = slack.seed;
+  const child = await startChild(target, slack.url).catch(async (error) => {
+    await slack.stop();
+    throw error;
+  });
   const curve: Array<[number, number]> = [];
   const t0 = Date.now();
   const sampler = setInterval(() => {
@@ -934,6 +963,7 @@ async function bench(target: Target, slack: FakeSlack) {
       };
     }
     const peak = memoryOf(child.pid).peak;
+    const replies = await slack.count();
     const inbox =
       target === 'bolt' || target === 'seed' ? null : JSON.parse(await child.ask('count', 'COUNT'));
     return {
@@ -962,8 +992,8 @@ async function bench(target: Target, slack: FakeSlack) {
       loadAverage: loadavg().map((l) => +l.toFixed(1)),
       relayCaughtUpMs,
       isolation,
-      repliesPosted: accepted() - posted0,
-      repliesRefused: posts() - tried0 - (accepted() - posted0),
+      repliesPosted: replies.accepted,
+      repliesRefused: replies.posts - replies.accepted,
       peakMemoryMb: peak,
       memoryCurve: curve.filter((_, i) => i % (curve.length > 300 ? 15 : 5) === 0),
       memoryParts: parts,
@@ -972,6 +1002,8 @@ async function bench(target: Target, slack: FakeSlack) {
     clearInterval(sampler);
     clearInterval(partsSampler);
     await child.stop();
+    seedTo = undefined;
+    await slack.stop();
   }
 }
 
@@ -980,8 +1012,6 @@ async function main(): Promise<void> {
     process.env.BENCH_TARGETS ?? (MEMORY_MODE ? 'pglite+kafka' : 'bolt,pglite,postgres')
   ).split(',') as Target[];
   const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
-  const slack = await new FakeSlack().start();
-  standIn = slack;
   const kafka = targets.some((t) => t === 'seed' || t.endsWith('+kafka'))
     ? await MockKafka.start()
     : undefined;
@@ -991,13 +1021,12 @@ async function main(): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       for (const target of targets) {
         console.error(`round ${round}: ${LABEL[target]}…`);
-        const r = { round, ...(await bench(target, slack)) };
+        const r = { round, ...(await bench(target)) };
         console.error(JSON.stringify(r));
         results.push(r);
       }
     }
   } finally {
-    await slack.stop();
     await kafka?.stop();
   }
   console.log(
