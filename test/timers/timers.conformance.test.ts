@@ -446,12 +446,15 @@ for (const backend of backends) {
           run: async (timers, ctx) => {
             if (busy.has(ctx.key)) overlap++;
             busy.add(ctx.key);
-            await sleep(20);
+            await sleep(100);
             busy.delete(ctx.key);
             for (const t of timers) runs.push({ node: ctx.node, key: ctx.key, dedupe: t.dedupe! });
           },
         };
-        const [a] = await setUp([handler], 3);
+        // Five runs at a time per server and 100 ms a run: one server alone needs 400 ms for the 20 keys' first
+        // runs, so the others (polling every 100 ms) find jobs waiting. With 25 at a time and 20 ms it could take
+        // every key itself before they looked (failed once in CI: all 300 rows on one server).
+        const [a] = await setUp([handler], 3, { concurrency: 5 });
         const base = Date.now() + 500;
         await a!.timers.schedule(
           Array.from({ length: 300 }, (_, i) => ({
