@@ -37,7 +37,7 @@
 // its threads) and, on the postgres targets, every PostgreSQL process of this machine, over the first 333/s phase
 // (per request) and the drain (per command). At 333/s, beside the latency seen here: the server's own p99 (request
 // to answer, measured in the server) and how late this process sent the requests (p99) — both in the table, so that
-// a p99 made by the load generator (its event loop, the stand-in Slack beside it) is told from the server's.
+// a p99 made by the load generator (its event loop, the machine's cores it waits for) is told from the server's.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -584,7 +584,7 @@ async function fixedRate(url: string, rate: number, seconds: number) {
   let ok = 0;
   let failed = 0;
   const target = new URL(`${url}/slack/events`);
-  // How late this process sent each request (its own event loop, the stand-in Slack beside it, the machine): part
+  // How late this process sent each request (its own event loop, the machine's cores it waits for): part
   // of each latency above, and not the server's doing.
   const late: number[] = [];
   const sendOne = (due: number) =>

@@ -108,14 +108,11 @@ export class ChatStore {
 
   private readonly finishes = new GroupCommit<Finish, Error | undefined>(
     async (items) => {
-      if (items.length === 1) {
-        await this.writeFinishes(items);
-        return [undefined];
-      }
       try {
         await this.writeFinishes(items);
         return items.map(() => undefined);
-      } catch {
+      } catch (error) {
+        if (items.length === 1) throw error;
         return Promise.all(
           items.map((item) =>
             this.writeFinishes([item]).then(

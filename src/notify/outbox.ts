@@ -23,7 +23,7 @@ import type { ChatStore, OutboxRow } from '../chat/chat-store.ts';
 import { type BlockKitBlock, type ChatTransport, ChatTransportError } from '../chat/port.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { Metrics } from '../kernel/metrics.ts';
-import { Signal } from '../kernel/signal.ts';
+import { Signal, sleep } from '../kernel/signal.ts';
 import { type Destination, WEBHOOK_KINDS } from './config.ts';
 import type { Notification } from './notification.ts';
 import { fitToSize, replyToNotification, toJandi, toSlack, toTeams } from './render.ts';
@@ -124,7 +124,7 @@ export class OutboxSender {
     while (!this.stopped) {
       let rows: OutboxRow[] = [];
       const since = performance.now() - claimedAt;
-      if (since < gapMs) await new Promise((resolve) => setTimeout(resolve, gapMs - since));
+      if (since < gapMs) await sleep(gapMs - since, () => this.stopped);
       const room = concurrency - this.inFlight.size;
       if (room > 0 && !this.stopped) {
         claimedAt = performance.now();

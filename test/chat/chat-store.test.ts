@@ -120,6 +120,14 @@ describe('ChatStore.finishInbox', () => {
     details: { eventId: eventKey },
   });
   const finishes = () => statements.filter((sql) => sql.includes(`SET status = 'done'`)).length;
+  /** [key, status] of these deliveries, by key. */
+  const statusesOf = async (keys: string[]) =>
+    (
+      await db.query<{ key: string; status: string }>(
+        `SELECT key, status FROM chronops.gateway_inbox WHERE key = ANY($1::text[]) ORDER BY key`,
+        [keys],
+      )
+    ).map((r) => [r.key, r.status]);
   const auditsOf = async (keys: string[]) =>
     (
       await db.query<{ event: string }>(
@@ -140,12 +148,8 @@ describe('ChatStore.finishInbox', () => {
     );
     // Assess
     assert.equal(finishes() - before, 1);
-    const rows = await db.query<{ key: string; status: string }>(
-      `SELECT key, status FROM chronops.gateway_inbox WHERE key = ANY($1::text[]) ORDER BY key`,
-      [keys],
-    );
     assert.deepEqual(
-      rows.map((r) => [r.key, r.status]),
+      await statusesOf(keys),
       keys.map((k) => [k, 'done']),
     );
     const queued = (await store.listOutbox()).filter((m) => keys.includes(m.eventKey ?? ''));
@@ -175,18 +179,11 @@ describe('ChatStore.finishInbox', () => {
     );
     assert.match(String((results[1] as PromiseRejectedResult).reason), /null value in column "text"/);
     assert.equal(finishes() - before, 4);
-    const rows = await db.query<{ key: string; status: string }>(
-      `SELECT key, status FROM chronops.gateway_inbox WHERE key = ANY($1::text[]) ORDER BY key`,
-      [keys],
-    );
-    assert.deepEqual(
-      rows.map((r) => [r.key, r.status]),
-      [
-        ['bad-a', 'done'],
-        ['bad-b', 'pending'],
-        ['bad-c', 'done'],
-      ],
-    );
+    assert.deepEqual(await statusesOf(keys), [
+      ['bad-a', 'done'],
+      ['bad-b', 'pending'],
+      ['bad-c', 'done'],
+    ]);
     assert.deepEqual(await auditsOf(keys), ['bad-a', 'bad-c']);
   });
 });
