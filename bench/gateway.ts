@@ -18,7 +18,8 @@
 // BENCH_BEFORE, e.g. a git worktree of an older commit, for a before/after in the same run; `seed`, `pglite+kafka`,
 // `postgres+kafka` start librdkafka's mock cluster; `postgres-front+kafka` is `chronops serve --role front` with a
 // second server running the work at nice 10, both on one PostgreSQL schema; BENCH_FRONT_WORK=none: the front alone,
-// its work on other hosts), BENCH_ROUNDS (1), BENCH_SECONDS (30), BENCH_CONNECTIONS (50),
+// its work on other hosts; BENCH_WORKER=off: chronops' servers verify, store, answer and relay but handle no command —
+// the gateway's ceiling on this machine, labelled so in the table), BENCH_ROUNDS (1), BENCH_SECONDS (30), BENCH_CONNECTIONS (50),
 // BENCH_RATE_SECONDS (15; the first 333/s phase), BENCH_AFTER_SECONDS (the same; the last), BENCH_DRAIN_SECONDS
 // (0; then that long with no load, the worker draining its backlog), BENCH_DATABASE_URL
 // (default postgres://postgres@127.0.0.1:5432/test), BENCH_MEMORY_PARTS_SECONDS (10: how often the server reports
@@ -104,6 +105,14 @@ const LABEL: Record<Target, string> = {
   pglite: 'chronops serve, PGlite, worker on (commands reply)',
   postgres: 'chronops serve, PostgreSQL, worker on (commands reply)',
 };
+
+/** BENCH_WORKER=off: chronops' servers store, answer and relay, and handle no command (a ceiling, not the product). */
+const WORKER_OFF = process.env.BENCH_WORKER === 'off';
+
+function label(target: Target): string {
+  if (!WORKER_OFF || target === 'bolt' || target === 'seed') return LABEL[target];
+  return `${LABEL[target].replace(/, worker on( \(commands reply\))?/, '')} — BENCH_WORKER=off: no command handled`;
+}
 
 // ---- the servers (child processes) ---------------------------------------------------------------------------
 
@@ -266,7 +275,7 @@ async function serve(target: Target, slackApiUrl: string): Promise<void> {
       ...(target === 'pglite' && process.env.BENCH_FSYNC === 'off'
         ? { db: await PgliteDb.open(dir, { fsync: false }) }
         : {}),
-      ...(process.env.BENCH_WORKER === 'off' ? { gatewayWorker: false } : {}),
+      ...(WORKER_OFF ? { gatewayWorker: false } : {}),
       logger: createLogger({ level: process.env.BENCH_LOG ?? 'silent' }),
     });
     const db = chronops.db;
@@ -967,7 +976,7 @@ async function bench(target: Target) {
     const inbox =
       target === 'bolt' || target === 'seed' ? null : JSON.parse(await child.ask('count', 'COUNT'));
     return {
-      target: LABEL[target],
+      target: label(target),
       max,
       fixed333: fixed,
       fixed333AfterMax: after,
@@ -1020,7 +1029,7 @@ async function main(): Promise<void> {
   try {
     for (let round = 1; round <= rounds; round++) {
       for (const target of targets) {
-        console.error(`round ${round}: ${LABEL[target]}…`);
+        console.error(`round ${round}: ${label(target)}…`);
         const r = { round, ...(await bench(target)) };
         console.error(JSON.stringify(r));
         results.push(r);
