@@ -19,7 +19,9 @@
 // `postgres+kafka` start librdkafka's mock cluster; `postgres-front+kafka` is `chronops serve --role front` with a
 // second server running the work at nice 10, both on one PostgreSQL schema; BENCH_FRONT_WORK=none: the front alone,
 // its work on other hosts; BENCH_WORKER=off: chronops' servers verify, store, answer and relay but handle no command —
-// the gateway's ceiling on this machine, labelled so in the table), BENCH_ROUNDS (1), BENCH_SECONDS (30), BENCH_CONNECTIONS (50),
+// the gateway's ceiling on this machine, labelled so in the table; BENCH_SESSION=own: each server in a session of
+// its own — its own scheduling group under Linux's autogroup, as a service in a cgroup of its own, instead of
+// sharing this session's with the load generator), BENCH_ROUNDS (1), BENCH_SECONDS (30), BENCH_CONNECTIONS (50),
 // BENCH_RATE_SECONDS (15; the first 333/s phase), BENCH_AFTER_SECONDS (the same; the last), BENCH_DRAIN_SECONDS
 // (0; then that long with no load, the worker draining its backlog), BENCH_DATABASE_URL
 // (default postgres://postgres@127.0.0.1:5432/test), BENCH_MEMORY_PARTS_SECONDS (10: how often the server reports
@@ -730,6 +732,7 @@ function startChild(target: Target, slackApiUrl: string): Promise<Child> {
     {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: target === 'bolt' ? process.env : { ...process.env, ...SERVE_ENV },
+      detached: process.env.BENCH_SESSION === 'own',
     },
   );
   return childLines(child).then(({ ready, ask, stop }) => {
