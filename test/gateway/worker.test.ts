@@ -16,6 +16,20 @@ import { eventually } from '../support/harness.ts';
 import { memoryPglite } from '../support/pglite.ts';
 import { githubHeaders, JANDI_TOKENS, jandiMessage, WEBHOOK_ENV } from '../support/webhooks.ts';
 
+/** `n` stored JANDI messages of `source`, keyed `<prefix>-<i>`, for the inbox. */
+const jandiItems = (source: string, prefix: string, n: number, body: (i: number) => string = () => '{}') =>
+  Array.from({ length: n }, (_, i) => ({
+    key: `${prefix}-${i}`,
+    source,
+    kind: 'jandi',
+    type: 'message',
+    subtype: source === 'storm' ? 'storm' : null,
+    body: body(i),
+    retryNum: null,
+    partitionKey: null,
+    topics: null,
+  }));
+
 describe('the gateway worker', () => {
   let db: PgliteDb;
   let gw: GatewayRuntime;
@@ -88,17 +102,7 @@ describe('the gateway worker', () => {
   it('answers the HTTP request with the handler’s quick reply, ahead of the queue', async () => {
     // Prepare: a backlog on another source, stored but not yet handled
     await gw.inbox.accept(
-      Array.from({ length: 50 }, (_, i) => ({
-        key: `storm:backlog-${i}`,
-        source: 'storm',
-        kind: 'jandi',
-        type: 'message',
-        subtype: 'storm',
-        body: JSON.stringify({ text: `backlog ${i}` }),
-        retryNum: null,
-        partitionKey: null,
-        topics: null,
-      })),
+      jandiItems('storm', 'storm:backlog', 50, (i) => JSON.stringify({ text: `backlog ${i}` })),
     );
     // Act
     const started = Date.now();
@@ -141,19 +145,7 @@ describe('the gateway worker', () => {
       'the backlog to drain',
     );
     handled.length = 0;
-    await gw.inbox.accept(
-      Array.from({ length: 300 }, (_, i) => ({
-        key: `storm:s-${i}`,
-        source: 'storm',
-        kind: 'jandi',
-        type: 'message',
-        subtype: 'storm',
-        body: JSON.stringify({ text: `storm ${i}` }),
-        retryNum: null,
-        partitionKey: null,
-        topics: null,
-      })),
-    );
+    await gw.inbox.accept(jandiItems('storm', 'storm:s', 300, (i) => JSON.stringify({ text: `storm ${i}` })));
     const quiet = await post(
       '/jandi/quiet',
       JSON.stringify(jandiMessage({ text: 'quiet one', token: JANDI_TOKENS.ops })),
@@ -181,18 +173,7 @@ describe('the gateway worker’s claims at a steady rate', () => {
     await db.close();
   });
 
-  const items = (prefix: string, n: number) =>
-    Array.from({ length: n }, (_, i) => ({
-      key: `${prefix}-${i}`,
-      source: 'ops',
-      kind: 'jandi',
-      type: 'message',
-      subtype: null,
-      body: '{}',
-      retryNum: null,
-      partitionKey: null,
-      topics: null,
-    }));
+  const items = (prefix: string, n: number) => jandiItems('ops', prefix, n);
 
   /** A worker over the real inbox, recording when each claim was made and how many it took. */
   function worker(gatherMs: number) {

@@ -636,7 +636,7 @@ export class Store {
         // The last attempt failed: every fired transition it was due to carry out ends failed with it.
         const coverAll = done || (result.status === 'failed' && result.final === true);
         const rows = await tx.query<TransitionRow & { remaining: number }>(
-          `WITH a AS (${this.insertAudits('$15')}),
+          `WITH a AS (${auditInsertSql(this.s, '$15')}),
            e AS (
              INSERT INTO ${this.s}.executions (id, transition_id, resource, node, dry_run, status, target, from_state,
                to_state, changed, error, details, started_at, finished_at)
@@ -683,11 +683,6 @@ export class Store {
       }
       return out;
     });
-  }
-
-  /** An INSERT of the audit records in JSON parameter `param` (for use inside one statement). */
-  private insertAudits(param: string): string {
-    return auditInsertSql(this.s, param);
   }
 
   /**
